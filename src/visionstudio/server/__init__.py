@@ -1,0 +1,1 @@
+"""The visionstudio server: service (handlers) -> prep -> provider -> store."""

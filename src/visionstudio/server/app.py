@@ -1,0 +1,130 @@
+"""Assembles the service from settings, runs the gRPC and HTTP servers, and shuts them down."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from dataclasses import dataclass
+
+import grpc
+from aiohttp import web
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from visionstudio.image.v1 import image_service_pb2, image_service_pb2_grpc
+from visionstudio.server.auth import ApiKeys
+from visionstudio.server.grpc_service import ImageService
+from visionstudio.server.http_app import HttpApp
+from visionstudio.server.interceptors import ServiceInterceptor
+from visionstudio.server.prep import Prep
+from visionstudio.server.prep.fetch import AddressPolicy, Fetcher, FetchLimits
+from visionstudio.server.provider.base import ImageProvider
+from visionstudio.server.settings import Settings
+from visionstudio.server.store import LocalBlobStore, SqliteJobStore
+from visionstudio.server.studio import ImageStudio
+from visionstudio.server.urls import UrlSigner, load_or_create_key
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = image_service_pb2.DESCRIPTOR.services_by_name["ImageService"].full_name
+
+
+@dataclass
+class RunningService:
+    grpc_server: grpc.aio.Server
+    http_runner: web.AppRunner
+    grpc_port: int
+    http_port: int
+    base_url: str
+    health: health.aio.HealthServicer
+    provider: ImageProvider
+    fetcher: Fetcher
+    jobs: SqliteJobStore
+
+    async def stop(self, grace_s: float) -> None:
+        """Stops taking calls, lets in-flight streams finish within `grace_s`, then closes."""
+        await self.health.enter_graceful_shutdown()
+        await self.grpc_server.stop(grace_s)
+        await self.http_runner.cleanup()
+        await self.provider.close()
+        await self.fetcher.close()
+        await self.jobs.close()
+
+
+async def start(settings: Settings, provider: ImageProvider, keys: ApiKeys) -> RunningService:
+    data_dir = settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+
+    jobs = await SqliteJobStore.open(data_dir / "jobs.sqlite3")
+    blobs = LocalBlobStore(data_dir / "blobs")
+    fetcher = Fetcher(
+        FetchLimits(
+            max_bytes=settings.max_input_bytes,
+            total_timeout_s=settings.fetch_timeout_s,
+            connect_timeout_s=settings.fetch_connect_timeout_s,
+            max_redirects=settings.fetch_max_redirects,
+        ),
+        AddressPolicy(settings.url_allowlist),
+    )
+    signing_key = (
+        settings.url_signing_key.get_secret_value().encode()
+        if settings.url_signing_key
+        else load_or_create_key(data_dir / "url-signing-key")
+    )
+
+    # The HTTP socket is bound first: image URLs name its port, and port 0 picks a free one.
+    http_socket = socket.create_server((settings.host, settings.http_port))
+    http_port = int(http_socket.getsockname()[1])
+    base_url = (settings.public_url or f"http://localhost:{http_port}").rstrip("/")
+    signer = UrlSigner(signing_key, base_url, settings.url_ttl_s)
+    http = HttpApp(keys=keys, signer=signer, blobs=blobs, jobs=jobs)
+    http_runner = web.AppRunner(http.build(), access_log=None)
+    await http_runner.setup()
+    await web.SockSite(http_runner, http_socket).start()
+
+    studio = ImageStudio(
+        provider=provider,
+        prep=Prep(fetcher, max_pixels=settings.max_input_pixels),
+        blobs=blobs,
+        jobs=jobs,
+        urls=signer,
+        max_input_bytes=settings.max_input_bytes,
+        upstream_concurrency=settings.upstream_concurrency,
+    )
+    server = grpc.aio.server(
+        interceptors=[ServiceInterceptor(keys)],
+        options=[
+            ("grpc.max_send_message_length", settings.max_message_bytes),
+            ("grpc.max_receive_message_length", settings.max_message_bytes),
+            # Image calls are long and often idle; pings keep them alive through proxies.
+            ("grpc.keepalive_time_ms", 30_000),
+            ("grpc.keepalive_timeout_ms", 10_000),
+            ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+            ("grpc.keepalive_permit_without_calls", 1),
+        ],
+    )
+    image_service_pb2_grpc.add_ImageServiceServicer_to_server(
+        ImageService(studio, max_call_s=settings.max_call_s), server
+    )
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    grpc_port = server.add_insecure_port(f"{settings.host}:{settings.grpc_port}")
+    await server.start()
+    for name in ("", SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    http.ready = True
+    log.info("gRPC on port %d, HTTP on %s, model %s", grpc_port, base_url, provider.rules.model)
+    return RunningService(
+        grpc_server=server,
+        http_runner=http_runner,
+        grpc_port=grpc_port,
+        http_port=http_port,
+        base_url=base_url,
+        health=health_servicer,
+        provider=provider,
+        fetcher=fetcher,
+        jobs=jobs,
+    )

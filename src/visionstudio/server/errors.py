@@ -1,0 +1,96 @@
+"""Domain errors. Handlers and pipeline code raise these; only `status.py` turns them into
+gRPC statuses (and HTTP answers), so no other module formats an error for a caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    field: str
+    description: str
+
+
+class ServiceError(Exception):
+    """An error whose message is safe to show to the caller."""
+
+    code: grpc.StatusCode = grpc.StatusCode.INTERNAL
+    reason: str = "INTERNAL"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        retry_after_s: float | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if reason is not None:
+            self.reason = reason
+        self.retry_after_s = retry_after_s
+        self.metadata = metadata or {}
+
+
+class InvalidArgument(ServiceError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+    reason = "INVALID_ARGUMENT"
+
+    def __init__(self, field: str, description: str, *, reason: str | None = None) -> None:
+        super().__init__(f"{field}: {description}", reason=reason)
+        self.violations = [FieldViolation(field, description)]
+
+
+class Unauthenticated(ServiceError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+    reason = "API_KEY_INVALID"
+
+
+class NotFound(ServiceError):
+    code = grpc.StatusCode.NOT_FOUND
+    reason = "NOT_FOUND"
+
+
+class ResourceExhausted(ServiceError):
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reason = "RATE_LIMITED"
+
+
+class Unavailable(ServiceError):
+    code = grpc.StatusCode.UNAVAILABLE
+    reason = "UPSTREAM_UNAVAILABLE"
+
+
+class DeadlineExceeded(ServiceError):
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+    reason = "DEADLINE_EXCEEDED"
+
+
+class ContentPolicyViolation(ServiceError):
+    """The provider's safety system refused the prompt or image: never retried."""
+
+    code = grpc.StatusCode.INVALID_ARGUMENT
+    reason = "CONTENT_POLICY_VIOLATION"
+
+
+class ProviderRejected(ServiceError):
+    """The provider refused a request as invalid; what it said is passed on."""
+
+    code = grpc.StatusCode.INVALID_ARGUMENT
+    reason = "PROVIDER_REJECTED"
+
+
+class ProviderMisconfigured(ServiceError):
+    """The provider refused this service's own credentials: the operator's problem."""
+
+    code = grpc.StatusCode.INTERNAL
+    reason = "PROVIDER_CREDENTIALS_REFUSED"
+
+
+class Internal(ServiceError):
+    code = grpc.StatusCode.INTERNAL
+    reason = "INTERNAL"

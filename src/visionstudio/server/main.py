@@ -1,0 +1,99 @@
+"""`visionstudio-server`: run the gRPC and HTTP servers until SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import openai
+
+from visionstudio.server.app import start
+from visionstudio.server.auth import ApiKeys, dev_key
+from visionstudio.server.provider.openai_provider import OpenAIProvider
+from visionstudio.server.settings import Settings
+
+log = logging.getLogger("visionstudio.server")
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="visionstudio-server", description=__doc__)
+    parser.add_argument("--grpc-port", type=int, help="gRPC port (default 50051)")
+    parser.add_argument("--http-port", type=int, help="HTTP port (default 8527)")
+    parser.add_argument("--data-dir", type=Path, help="images and job database (default .data)")
+    parser.add_argument("--host", help="address to listen on (default 0.0.0.0)")
+    parser.add_argument(
+        "--dev-key",
+        action="store_true",
+        help="when VISIONSTUDIO_API_KEYS is empty, create and accept a development key stored "
+        "in <data-dir>/dev-api-key",
+    )
+    parser.add_argument("--log-level", default="INFO")
+    return parser.parse_args(argv)
+
+
+async def _serve(settings: Settings, keys: ApiKeys) -> None:
+    provider = OpenAIProvider.from_environment(
+        settings.model,
+        timeout_s=settings.upstream_timeout_s,
+        max_retries=settings.upstream_max_retries,
+    )
+    service = await start(settings, provider, keys)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down; in-flight calls get %.0f s", settings.shutdown_grace_s)
+    await service.stop(settings.shutdown_grace_s)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    overrides = {
+        name: value
+        for name, value in (
+            ("grpc_port", args.grpc_port),
+            ("http_port", args.http_port),
+            ("data_dir", args.data_dir),
+            ("host", args.host),
+        )
+        if value is not None
+    }
+    settings = Settings(**overrides)
+    keys = [k.get_secret_value() for k in settings.api_keys]
+    if not keys and args.dev_key:
+        path = settings.data_dir / "dev-api-key"
+        keys = [dev_key(path)]
+        log.warning(
+            "no VISIONSTUDIO_API_KEYS set: accepting the development key in %s "
+            "(export VISIONSTUDIO_API_KEY=$(cat %s))",
+            path,
+            path,
+        )
+    if not keys:
+        log.critical(
+            "refusing to start: no client API keys. Set VISIONSTUDIO_API_KEYS=key1,key2 "
+            "(or pass --dev-key for a local development key)."
+        )
+        return 2
+    try:
+        asyncio.run(_serve(settings, ApiKeys(keys)))
+    except openai.OpenAIError as exc:
+        log.critical(
+            "cannot configure the OpenAI client: %s. Set OPENAI_API_KEY (and OPENAI_BASE_URL for "
+            "another OpenAI-compatible endpoint; `make fake-openai` runs a local one).",
+            exc,
+        )
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""Between the protobuf contract and the core's own types; nothing else knows the generated code."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from visionstudio.image.v1 import image_service_pb2 as pb
+from visionstudio.server.errors import InvalidArgument
+from visionstudio.server.spec import (
+    AspectRatio,
+    Background,
+    ImageSource,
+    JobSpec,
+    Operation,
+    OutputFormat,
+    Quality,
+    Usage,
+)
+from visionstudio.server.studio import Accepted, Finished, ImageReady, JobEvent
+
+_RATIOS: dict[int, AspectRatio] = {
+    pb.ASPECT_RATIO_1_1: AspectRatio.SQUARE,
+    pb.ASPECT_RATIO_2_3: AspectRatio.PORTRAIT_2_3,
+    pb.ASPECT_RATIO_3_2: AspectRatio.LANDSCAPE_3_2,
+    pb.ASPECT_RATIO_3_4: AspectRatio.PORTRAIT_3_4,
+    pb.ASPECT_RATIO_4_3: AspectRatio.LANDSCAPE_4_3,
+    pb.ASPECT_RATIO_9_16: AspectRatio.PORTRAIT_9_16,
+    pb.ASPECT_RATIO_16_9: AspectRatio.LANDSCAPE_16_9,
+}
+_QUALITIES: dict[int, Quality] = {
+    pb.QUALITY_UNSPECIFIED: Quality.AUTO,
+    pb.QUALITY_AUTO: Quality.AUTO,
+    pb.QUALITY_LOW: Quality.LOW,
+    pb.QUALITY_MEDIUM: Quality.MEDIUM,
+    pb.QUALITY_HIGH: Quality.HIGH,
+}
+_BACKGROUNDS: dict[int, Background] = {
+    pb.BACKGROUND_UNSPECIFIED: Background.AUTO,
+    pb.BACKGROUND_AUTO: Background.AUTO,
+    pb.BACKGROUND_TRANSPARENT: Background.TRANSPARENT,
+    pb.BACKGROUND_OPAQUE: Background.OPAQUE,
+}
+_FORMATS: dict[int, OutputFormat] = {
+    pb.OUTPUT_FORMAT_UNSPECIFIED: OutputFormat.PNG,
+    pb.OUTPUT_FORMAT_PNG: OutputFormat.PNG,
+    pb.OUTPUT_FORMAT_JPEG: OutputFormat.JPEG,
+    pb.OUTPUT_FORMAT_WEBP: OutputFormat.WEBP,
+}
+
+
+T = TypeVar("T")
+
+
+def _enum(table: dict[int, T], value: int, field: str) -> T:
+    # proto3 enums are open: an unknown number arrives as a plain int.
+    try:
+        return table[value]
+    except KeyError:
+        raise InvalidArgument(field, f"unknown value {value}") from None
+
+
+def _ratio(value: int) -> AspectRatio | None:
+    if value == pb.ASPECT_RATIO_UNSPECIFIED:
+        return None
+    return _enum(_RATIOS, value, "aspect_ratio")
+
+
+def _count(value: int) -> int:
+    return value or 1
+
+
+def _source(msg: pb.EditImageRequest | pb.InpaintRequest, which: str | None) -> ImageSource | None:
+    if which is None:
+        return None
+    value = getattr(msg, which)
+    if isinstance(value, bytes):
+        return ImageSource(field=which, data=value)
+    return ImageSource(field=which, url=value)
+
+
+def generate_spec(req: pb.GenerateImageRequest) -> JobSpec:
+    return JobSpec(
+        operation=Operation.GENERATE,
+        prompt=req.prompt,
+        number_of_images=_count(req.number_of_images),
+        aspect_ratio=_ratio(req.aspect_ratio),
+        quality=_enum(_QUALITIES, req.quality, "quality"),
+        background=_enum(_BACKGROUNDS, req.background, "background"),
+        output_format=_enum(_FORMATS, req.output_format, "output_format"),
+        include_data=req.include_data,
+    )
+
+
+def edit_spec(req: pb.EditImageRequest) -> JobSpec:
+    return JobSpec(
+        operation=Operation.EDIT,
+        prompt=req.prompt,
+        number_of_images=_count(req.number_of_images),
+        aspect_ratio=_ratio(req.aspect_ratio),
+        quality=_enum(_QUALITIES, req.quality, "quality"),
+        background=_enum(_BACKGROUNDS, req.background, "background"),
+        output_format=_enum(_FORMATS, req.output_format, "output_format"),
+        include_data=req.include_data,
+        image=_source(req, req.WhichOneof("image")),
+    )
+
+
+def inpaint_spec(req: pb.InpaintRequest) -> JobSpec:
+    return JobSpec(
+        operation=Operation.INPAINT,
+        prompt=req.prompt,
+        number_of_images=_count(req.number_of_images),
+        quality=_enum(_QUALITIES, req.quality, "quality"),
+        output_format=_enum(_FORMATS, req.output_format, "output_format"),
+        include_data=req.include_data,
+        image=_source(req, req.WhichOneof("image")),
+        mask=_source(req, req.WhichOneof("mask")),
+        inpaint_border_only=req.inpaint_border_only,
+        border_percentage=req.border_percentage,
+    )
+
+
+def _usage(usage: Usage) -> pb.Usage:
+    return pb.Usage(
+        input_tokens=usage.input_tokens,
+        input_text_tokens=usage.input_text_tokens,
+        input_image_tokens=usage.input_image_tokens,
+        output_tokens=usage.output_tokens,
+        total_tokens=usage.total_tokens,
+    )
+
+
+def to_event(event: JobEvent) -> pb.ImageEvent:
+    if isinstance(event, Accepted):
+        return pb.ImageEvent(
+            accepted=pb.JobAccepted(
+                job_id=event.job_id, number_of_images=event.number_of_images, model=event.model
+            )
+        )
+    if isinstance(event, ImageReady):
+        return pb.ImageEvent(
+            image=pb.Image(
+                index=event.index,
+                url=event.url,
+                data=event.data or b"",
+                mime_type=event.mime_type,
+                width=event.width,
+                height=event.height,
+                image_id=event.image_id,
+                size_bytes=event.size_bytes,
+            )
+        )
+    assert isinstance(event, Finished)
+    return pb.ImageEvent(
+        summary=pb.JobSummary(
+            job_id=event.job_id,
+            usage=_usage(event.usage),
+            images_delivered=event.images_delivered,
+            elapsed_ms=event.elapsed_ms,
+        )
+    )

@@ -1,0 +1,49 @@
+"""The interface every upstream backend implements: render one image per call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from visionstudio.server.provider.models import ModelRules
+from visionstudio.server.spec import Background, OutputFormat, Quality, Usage
+
+
+@dataclass(frozen=True)
+class UploadFile:
+    """A file as the upstream wants it: with a name and a real MIME type."""
+
+    filename: str
+    data: bytes = field(repr=False)
+    mime_type: str
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """One upstream call producing one image; `image` set means an edit."""
+
+    prompt: str
+    size: tuple[int, int]
+    quality: Quality
+    background: Background
+    output_format: OutputFormat
+    image: UploadFile | None = None
+    mask: UploadFile | None = None
+    timeout_s: float | None = None
+
+
+@dataclass(frozen=True)
+class RenderedImage:
+    data: bytes = field(repr=False)
+    usage: Usage
+
+
+class ImageProvider(Protocol):
+    @property
+    def rules(self) -> ModelRules: ...
+
+    async def render(self, request: RenderRequest) -> RenderedImage:
+        """Returns the encoded image; raises visionstudio.server.errors.ServiceError."""
+        ...
+
+    async def close(self) -> None: ...

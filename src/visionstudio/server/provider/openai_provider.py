@@ -1,0 +1,156 @@
+"""The OpenAI Images API through the official SDK (`AsyncOpenAI`)."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import Any
+
+import openai
+from openai import AsyncOpenAI
+
+from visionstudio.server.errors import (
+    ContentPolicyViolation,
+    DeadlineExceeded,
+    Internal,
+    ProviderMisconfigured,
+    ProviderRejected,
+    ResourceExhausted,
+    ServiceError,
+    Unavailable,
+)
+from visionstudio.server.provider.base import RenderedImage, RenderRequest
+from visionstudio.server.provider.models import ModelRules, rules_for
+from visionstudio.server.spec import Background, Usage
+
+log = logging.getLogger(__name__)
+
+MODERATION_CODES = frozenset({"moderation_blocked", "content_policy_violation"})
+
+
+class OpenAIProvider:
+    """Renders each image with one n=1 call, so several images can run (and finish) apart."""
+
+    def __init__(self, client: AsyncOpenAI, model: str) -> None:
+        self._client = client
+        self._rules = rules_for(model)
+
+    @classmethod
+    def from_environment(cls, model: str, *, timeout_s: float, max_retries: int) -> OpenAIProvider:
+        """Reads OPENAI_API_KEY / OPENAI_BASE_URL the way the SDK does."""
+        client = AsyncOpenAI(timeout=timeout_s, max_retries=max_retries)
+        return cls(client, model)
+
+    @property
+    def rules(self) -> ModelRules:
+        return self._rules
+
+    async def render(self, request: RenderRequest) -> RenderedImage:
+        params: dict[str, Any] = {
+            "model": self._rules.model,
+            "prompt": request.prompt,
+            "n": 1,
+            "size": f"{request.size[0]}x{request.size[1]}",
+            "quality": request.quality.value,
+            "output_format": request.output_format.value,
+        }
+        # `auto` is the API's own default; leaving it out keeps requests valid on every model.
+        if request.background is not Background.AUTO:
+            params["background"] = request.background.value
+        if request.timeout_s is not None:
+            params["timeout"] = request.timeout_s
+        try:
+            if request.image is None:
+                response = await self._client.images.generate(**params)
+            else:
+                params["image"] = (
+                    request.image.filename,
+                    request.image.data,
+                    request.image.mime_type,
+                )
+                if request.mask is not None:
+                    params["mask"] = (
+                        request.mask.filename,
+                        request.mask.data,
+                        request.mask.mime_type,
+                    )
+                response = await self._client.images.edit(**params)
+        except openai.APIError as exc:
+            raise map_openai_error(exc) from exc
+        if not response.data or not response.data[0].b64_json:
+            raise Unavailable("the provider answered without an image", reason="UPSTREAM_EMPTY")
+        data = base64.b64decode(response.data[0].b64_json)
+        usage = Usage()
+        if response.usage is not None:
+            u = response.usage
+            usage = Usage(
+                input_tokens=u.input_tokens,
+                input_text_tokens=u.input_tokens_details.text_tokens,
+                input_image_tokens=u.input_tokens_details.image_tokens,
+                output_tokens=u.output_tokens,
+                total_tokens=u.total_tokens,
+            )
+        return RenderedImage(data=data, usage=usage)
+
+    async def close(self) -> None:
+        await self._client.close()
+
+
+def _retry_after(exc: openai.APIStatusError) -> float | None:
+    value = exc.response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def map_openai_error(exc: openai.APIError) -> ServiceError:
+    """What the caller is told about an upstream failure (never the upstream's secrets)."""
+    if isinstance(exc, openai.APITimeoutError):
+        return DeadlineExceeded("the image provider did not answer in time")
+    if isinstance(exc, openai.APIConnectionError):
+        return Unavailable("the image provider could not be reached")
+    if not isinstance(exc, openai.APIStatusError):
+        return Unavailable("the image provider sent an answer that could not be read")
+    status = exc.status_code
+    meta = {"upstream_status": str(status)}
+    if exc.request_id:
+        meta["upstream_request_id"] = exc.request_id
+    if exc.code:
+        meta["upstream_code"] = exc.code
+    if status in (401, 403):
+        log.error("provider refused the service's credentials: HTTP %s %s", status, exc.code)
+        return ProviderMisconfigured(
+            "the image provider refused this service's credentials; this is not the caller's "
+            "fault and the operators must fix the provider key",
+            metadata=meta,
+        )
+    if status == 429:
+        return ResourceExhausted(
+            "the image provider's rate limit was reached; retry later",
+            retry_after_s=_retry_after(exc),
+            metadata=meta,
+        )
+    if status >= 500:
+        return Unavailable(
+            f"the image provider failed (HTTP {status}); retry later",
+            retry_after_s=_retry_after(exc),
+            metadata=meta,
+        )
+    if exc.code in MODERATION_CODES:
+        return ContentPolicyViolation(
+            "the image provider's safety system refused this request", metadata=meta
+        )
+    if status == 400:
+        if exc.param:
+            meta["upstream_param"] = exc.param
+        said = exc.body.get("message") if isinstance(exc.body, dict) else None
+        return ProviderRejected(
+            f"the image provider refused the request: {said or 'no reason given'}", metadata=meta
+        )
+    if status == 404:
+        log.error("provider answered 404 (model unknown?): code %s", exc.code)
+        return ProviderMisconfigured(
+            "the configured image model is unknown upstream", metadata=meta
+        )
+    return Internal(f"the image provider answered HTTP {status}", metadata=meta)

@@ -1,0 +1,213 @@
+"""The service core every surface shares: prep -> provider -> store, as a stream of events.
+
+Several images run as concurrent n=1 upstream calls (the API refuses streaming with n>1, and one
+n=4 call would only answer when all four are done), so each image is stored and delivered the
+moment its own call finishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from visionstudio.server.errors import DeadlineExceeded, Internal, ServiceError
+from visionstudio.server.prep import Plan, Prep
+from visionstudio.server.provider.base import ImageProvider, RenderRequest
+from visionstudio.server.spec import JobSpec, Usage
+from visionstudio.server.store import BlobStore, ImageRecord, JobRecord, JobStore
+from visionstudio.server.urls import UrlSigner, new_id
+from visionstudio.server.validation import validate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    job_id: str
+    number_of_images: int
+    model: str
+
+
+@dataclass(frozen=True)
+class ImageReady:
+    index: int
+    image_id: str
+    url: str
+    mime_type: str
+    width: int
+    height: int
+    size_bytes: int
+    data: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Finished:
+    job_id: str
+    usage: Usage
+    images_delivered: int
+    elapsed_ms: int
+
+
+JobEvent = Accepted | ImageReady | Finished
+
+
+class ImageStudio:
+    def __init__(
+        self,
+        *,
+        provider: ImageProvider,
+        prep: Prep,
+        blobs: BlobStore,
+        jobs: JobStore,
+        urls: UrlSigner,
+        max_input_bytes: int,
+        upstream_concurrency: int,
+    ) -> None:
+        self._provider = provider
+        self._prep = prep
+        self._blobs = blobs
+        self._jobs = jobs
+        self._urls = urls
+        self._max_input_bytes = max_input_bytes
+        # Bounds upstream calls in flight across all callers of this process.
+        self._slots = asyncio.Semaphore(upstream_concurrency)
+
+    async def run(self, spec: JobSpec, *, caller: str, timeout_s: float) -> AsyncIterator[JobEvent]:
+        """Streams Accepted, one ImageReady per image as it is stored, then Finished.
+
+        Raises ServiceError. When some images fail, the others are still delivered and stored
+        first; the error then names the failed indices.
+        """
+        started = time.monotonic()
+        deadline = started + timeout_s
+        validate(spec, max_input_bytes=self._max_input_bytes)
+        try:
+            async with asyncio.timeout(timeout_s):
+                plan = await self._prep.plan(spec, self._provider.rules)
+        except TimeoutError:
+            raise DeadlineExceeded(
+                "preparing the input images took longer than the deadline"
+            ) from None
+        job_id = new_id()
+        n = spec.number_of_images
+        model = self._provider.rules.model
+        await self._jobs.create_job(
+            JobRecord(
+                id=job_id,
+                rpc=spec.operation.value,
+                caller=caller,
+                model=model,
+                params=spec.params(),
+            )
+        )
+        yield Accepted(job_id=job_id, number_of_images=n, model=model)
+
+        tasks = {
+            asyncio.create_task(self._one(job_id, i, spec, plan, deadline)): i for i in range(n)
+        }
+        usage = Usage()
+        delivered = 0
+        failures: list[tuple[int, ServiceError]] = []
+        status = "cancelled"
+        try:
+            pending = set(tasks)
+            while pending:
+                done, pending = await asyncio.wait(
+                    pending,
+                    timeout=max(0.0, deadline - time.monotonic()),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if not done:
+                    failures.extend((tasks[t], _deadline_error()) for t in pending)
+                    break
+                for task in sorted(done, key=tasks.__getitem__):
+                    error = task.exception()
+                    if error is not None:
+                        failures.append((tasks[task], _as_service_error(error)))
+                        continue
+                    ready, used = task.result()
+                    usage += used
+                    delivered += 1
+                    yield ready
+            status = "succeeded" if not failures else ("partial" if delivered else "failed")
+        finally:
+            for task in tasks:
+                task.cancel()
+            error_text = _failure_text(failures, n) if failures else None
+            await asyncio.shield(self._jobs.finish_job(job_id, status, usage, error_text))
+        if failures:
+            first = failures[0][1]
+            first.message = f"{error_text}; first error: {first.message}"
+            first.metadata["failed_indices"] = ",".join(str(i) for i, _ in sorted(failures))
+            first.metadata["job_id"] = job_id
+            raise first
+        yield Finished(
+            job_id=job_id,
+            usage=usage,
+            images_delivered=delivered,
+            elapsed_ms=int((time.monotonic() - started) * 1000),
+        )
+
+    async def _one(
+        self, job_id: str, index: int, spec: JobSpec, plan: Plan, deadline: float
+    ) -> tuple[ImageReady, Usage]:
+        request = RenderRequest(
+            prompt=spec.prompt,
+            size=plan.size,
+            quality=spec.quality,
+            background=spec.background,
+            output_format=spec.output_format,
+            image=plan.image,
+            mask=plan.mask,
+            timeout_s=max(0.001, deadline - time.monotonic()),
+        )
+        async with self._slots:
+            rendered = await self._provider.render(request)
+        final = await asyncio.to_thread(plan.finish, rendered.data)
+        image_id = new_id()
+        name = f"{image_id}.{final.mime_type.split('/')[1]}"
+        blob_key = f"images/{name}"
+        # Stored before it is announced, so the URL works the moment the caller sees it.
+        await self._blobs.put(blob_key, final.data)
+        await self._jobs.add_image(
+            ImageRecord(
+                id=image_id,
+                job_id=job_id,
+                index=index,
+                blob_key=blob_key,
+                mime_type=final.mime_type,
+                width=final.width,
+                height=final.height,
+                size_bytes=len(final.data),
+            )
+        )
+        ready = ImageReady(
+            index=index,
+            image_id=image_id,
+            url=self._urls.image_url(name),
+            mime_type=final.mime_type,
+            width=final.width,
+            height=final.height,
+            size_bytes=len(final.data),
+            data=final.data if spec.include_data else None,
+        )
+        return ready, rendered.usage
+
+
+def _deadline_error() -> ServiceError:
+    return DeadlineExceeded("the deadline passed before the image was ready")
+
+
+def _as_service_error(error: BaseException) -> ServiceError:
+    if isinstance(error, ServiceError):
+        return error
+    log.error("image task failed", exc_info=error)
+    return Internal("internal error while making the image")
+
+
+def _failure_text(failures: list[tuple[int, ServiceError]], n: int) -> str:
+    indices = ", ".join(str(i) for i, _ in sorted(failures, key=lambda f: f[0]))
+    return f"{len(failures)} of {n} images failed (indices {indices})"
