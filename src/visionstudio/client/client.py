@@ -359,6 +359,8 @@ def describe_error(err: grpc.RpcError) -> str:
         # Details that contradict the call's own code or message are not to be trusted.
         status = None
     parts = _describe_details(status) if status is not None else []
+    # Leave out what the message or the code already says.
+    parts = [p for p in parts if p not in (message or "") and p != f"reason: {err.code().name}"]
     return f"{text} ({'; '.join(parts)})" if parts else text
 
 

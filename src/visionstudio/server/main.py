@@ -35,12 +35,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def _serve(settings: Settings, keys: ApiKeys) -> None:
-    provider = OpenAIProvider.from_environment(
-        settings.model,
-        timeout_s=settings.upstream_timeout_s,
-        max_retries=settings.upstream_max_retries,
-    )
+async def _serve(settings: Settings, keys: ApiKeys, provider: OpenAIProvider) -> None:
     service = await start(settings, provider, keys)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -84,14 +79,22 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     try:
-        asyncio.run(_serve(settings, ApiKeys(keys)))
+        provider = OpenAIProvider.from_environment(
+            settings.model,
+            timeout_s=settings.upstream_timeout_s,
+            max_retries=settings.upstream_max_retries,
+        )
+    except ValueError as exc:
+        log.critical("refusing to start: %s", exc)
+        return 2
     except openai.OpenAIError as exc:
         log.critical(
-            "cannot configure the OpenAI client: %s. Set OPENAI_API_KEY (and OPENAI_BASE_URL for "
+            "cannot configure the OpenAI client: %s Set OPENAI_API_KEY (and OPENAI_BASE_URL for "
             "another OpenAI-compatible endpoint; `make fake-openai` runs a local one).",
             exc,
         )
         return 2
+    asyncio.run(_serve(settings, ApiKeys(keys), provider))
     return 0
 
 
