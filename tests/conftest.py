@@ -129,12 +129,14 @@ class ImageHost:
 
     async def start(self) -> None:
         app = web.Application()
+        app.router.add_get("/redirect", self._redirect)
         app.router.add_get("/{name}", self._serve)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
         self.port = int(self._runner.addresses[0][1])
+        # A second loopback address, so tests can allow one host and not the other.
+        await web.TCPSite(self._runner, "127.0.0.2", self.port).start()
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -143,6 +145,9 @@ class ImageHost:
     def put(self, name: str, data: bytes, content_type: str = "image/png") -> str:
         self.files[name] = (data, content_type)
         return f"http://127.0.0.1:{self.port}/{name}"
+
+    async def _redirect(self, request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound(request.query["to"])
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]

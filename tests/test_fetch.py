@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from urllib.parse import quote
 
 import pytest
 
@@ -64,3 +65,35 @@ def test_policy_unwraps_ipv4_mapped_addresses() -> None:
     policy = AddressPolicy([])
     assert not policy.allows("x", ipaddress.ip_address("::ffff:127.0.0.1"))
     assert policy.allows("x", ipaddress.ip_address("93.184.216.34"))
+
+
+async def test_a_redirect_to_a_private_address_is_refused(image_host: ImageHost) -> None:
+    image_host.put("a.png", png((8, 8)))
+    fetcher = Fetcher(LIMITS, AddressPolicy(["127.0.0.2/32"]))
+    allowed = f"http://127.0.0.2:{image_host.port}/a.png"
+    private = f"http://127.0.0.1:{image_host.port}/a.png"
+    try:
+        assert await fetcher.fetch(allowed, "image_url") == image_host.files["a.png"][0]
+        hop = f"http://127.0.0.2:{image_host.port}/redirect?to={private}"
+        with pytest.raises(InvalidArgument) as caught:
+            await fetcher.fetch(hop, "image_url")
+        assert caught.value.reason == "URL_NOT_ALLOWED"
+        by_name = f"http://127.0.0.2:{image_host.port}/redirect?to=http://localhost:1/a.png"
+        with pytest.raises(InvalidArgument) as caught:
+            await fetcher.fetch(by_name, "image_url")
+        assert caught.value.reason == "URL_NOT_ALLOWED"
+    finally:
+        await fetcher.close()
+
+
+async def test_too_many_redirects_are_refused(image_host: ImageHost) -> None:
+    image_host.put("a.png", png((8, 8)))
+    fetcher = Fetcher(LIMITS, AddressPolicy(["127.0.0.0/8"]))
+    url = f"http://127.0.0.1:{image_host.port}/a.png"
+    for _ in range(LIMITS.max_redirects + 1):
+        url = f"http://127.0.0.1:{image_host.port}/redirect?to={quote(url)}"
+    try:
+        with pytest.raises(InvalidArgument, match="redirects"):
+            await fetcher.fetch(url, "image_url")
+    finally:
+        await fetcher.close()

@@ -64,13 +64,16 @@ async def test_only_the_masked_area_changes(
     inner = diff.crop((box[0] + margin, box[1] + margin, box[2] - margin, box[3] - margin))
     assert inner.getextrema()[0] > 0, "the masked area was not repainted"  # type: ignore[operator]
 
+    # Image and mask go up at exactly the size asked for, so the answer lines up with them.
     sent = upstream.requests[-1]
     ((_, mime, mask_sent),) = sent.files["mask"]
+    ((_, _, image_sent),) = next(v for k, v in sent.files.items() if k.startswith("image"))
     provider_mask = decode(mask_sent)
+    width, height = map(int, sent.fields["size"].split("x"))
     assert mime == "image/png" and provider_mask.mode == "RGBA"
-    assert provider_mask.size == (640, 480)
-    assert provider_mask.getpixel((320, 240))[3] == 0  # type: ignore[index]
-    assert provider_mask.getpixel((10, 10))[3] == 255  # type: ignore[index]
+    assert provider_mask.size == decode(image_sent).size == (width, height)
+    assert provider_mask.getpixel((width // 2, height // 2))[3] == 0  # type: ignore[index]
+    assert provider_mask.getpixel((10, height // 2))[3] == 255  # type: ignore[index]
 
 
 async def test_border_expansion_keeps_the_original_in_the_middle(
@@ -99,6 +102,30 @@ async def test_border_expansion_keeps_the_original_in_the_middle(
     ).getbbox()
     width, height = map(int, upstream.requests[-1].fields["size"].split("x"))
     assert width % 16 == 0 and height % 16 == 0 and abs(width / height - 1.5) < 0.05
+
+
+async def test_a_panorama_beyond_three_to_one_is_framed_not_squashed(
+    harness: Harness, upstream: FakeOpenAI
+) -> None:
+    original = _photo((1200, 300))
+    events = await collect(
+        harness.stub.Inpaint(
+            pb.InpaintRequest(
+                prompt="more sky",
+                image_file=_png(original),
+                inpaint_border_only=True,
+                border_percentage=0.1,
+                include_data=True,
+            ),
+            metadata=AUTH,
+        )
+    )
+    (image,) = images_of(events)
+    result = decode(image.data).convert("RGB")
+    assert result.size == (1440, 360)
+    assert ImageChops.difference(result.crop((120, 30, 1320, 330)), original).getbbox() is None
+    width, height = map(int, upstream.requests[-1].fields["size"].split("x"))
+    assert width / height == pytest.approx(3, rel=0.02)  # the widest the model takes
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from PIL import Image
 
 from visionstudio.server.errors import InvalidArgument
 from visionstudio.server.prep import finish
-from visionstudio.server.prep.geometry import BorderCanvas, largest_with_ratio
+from visionstudio.server.prep.geometry import border_canvas, largest_with_ratio
 from visionstudio.server.prep.images import decode, for_provider
 from visionstudio.server.prep.masks import edit_area, provider_mask
 from visionstudio.server.spec import AspectRatio, OutputFormat
@@ -22,7 +22,7 @@ def _encode(img: Image.Image, fmt: str = "PNG") -> bytes:
 
 
 def test_border_canvas_matches_the_reference_example() -> None:
-    canvas = BorderCanvas.around(600, 400, 0.2)
+    canvas = border_canvas(600, 400, 0.2)
     assert (canvas.width, canvas.height, canvas.left, canvas.top) == (840, 560, 120, 80)
 
 

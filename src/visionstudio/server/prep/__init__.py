@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PIL import Image, ImageStat
+from PIL import Image
 
 from visionstudio.server.prep import finish
 from visionstudio.server.prep.fetch import Fetcher
-from visionstudio.server.prep.geometry import BorderCanvas
+from visionstudio.server.prep.geometry import border_canvas
 from visionstudio.server.prep.images import EncodedImage, InputImage, decode, for_provider
-from visionstudio.server.prep.masks import edit_area, provider_mask
+from visionstudio.server.prep.inpaint import InpaintJob
+from visionstudio.server.prep.masks import edit_area
 from visionstudio.server.provider.base import UploadFile
 from visionstudio.server.provider.models import ModelRules
 from visionstudio.server.spec import AspectRatio, Background, ImageSource, JobSpec, Operation
@@ -73,32 +73,21 @@ class Prep:
         spec: JobSpec, rules: ModelRules, source: InputImage, mask: InputImage, mask_field: str
     ) -> Plan:
         area = edit_area(mask.image, source.size, mask_field)
-        upload = for_provider(source)
-        provider = UploadFile("mask.png", provider_mask(area), "image/png")
-        done = functools.partial(
-            finish.inpainted, original=source.image, area=area, fmt=spec.output_format
-        )
-        return Plan(rules.size_for_canvas(*source.size), upload, provider, done)
+        job = InpaintJob.create(source.image, area, rules.size_for_canvas(*source.size))
+        image, provider_mask = job.uploads()
+        done = functools.partial(job.finish, fmt=spec.output_format)
+        return Plan(job.size, image, provider_mask, done)
 
     @staticmethod
     def _border_plan(spec: JobSpec, rules: ModelRules, source: InputImage) -> Plan:
         width, height = source.size
-        canvas = BorderCanvas.around(width, height, spec.border_percentage)
-        # The border starts as the image's average colour; the mask tells the model to repaint it.
-        fill = tuple(int(v) for v in ImageStat.Stat(source.image).mean)
-        framed = Image.new(source.image.mode, (canvas.width, canvas.height), fill)
+        canvas = border_canvas(width, height, spec.border_percentage)
+        framed = Image.new(source.image.mode, (canvas.width, canvas.height))
         framed.paste(source.image, (canvas.left, canvas.top))
         area = Image.new("L", framed.size, 255)
-        area.paste(0, (canvas.left, canvas.top, canvas.left + width, canvas.top + height))
-        out = io.BytesIO()
-        framed.save(out, "PNG", compress_level=1)
-        upload = UploadFile("image.png", out.getvalue(), "image/png")
-        provider = UploadFile("mask.png", provider_mask(area), "image/png")
-        done = functools.partial(
-            finish.border_filled,
-            original=source.image,
-            canvas=canvas,
-            area=area,
-            fmt=spec.output_format,
-        )
-        return Plan(rules.size_for_canvas(canvas.width, canvas.height), upload, provider, done)
+        area.paste(0, canvas.inner_box(source.size))
+        size = rules.size_for_canvas(canvas.width, canvas.height)
+        job = InpaintJob.create(framed, area, size, keep=(source.image, (canvas.left, canvas.top)))
+        image, provider_mask = job.uploads()
+        done = functools.partial(job.finish, fmt=spec.output_format)
+        return Plan(job.size, image, provider_mask, done)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from dataclasses import dataclass, field
 
@@ -81,7 +82,8 @@ def decode(data: bytes, field_name: str, max_pixels: int) -> InputImage:
 def encode(image: Image.Image, fmt: OutputFormat) -> bytes:
     out = io.BytesIO()
     if fmt is OutputFormat.PNG:
-        image.save(out, "PNG", compress_level=6)
+        # Level 3 is within about 6% of level 6's size on photographs at a third of the time.
+        image.save(out, "PNG", compress_level=3)
     elif fmt is OutputFormat.JPEG:
         image.convert("RGB").save(out, "JPEG", quality=95)
     else:
@@ -89,12 +91,22 @@ def encode(image: Image.Image, fmt: OutputFormat) -> bytes:
     return out.getvalue()
 
 
-def for_provider(img: InputImage) -> UploadFile:
-    """The input as a file the provider accepts: unchanged when possible, else PNG."""
-    if img.sendable_as_is and len(img.data) < PROVIDER_MAX_BYTES:
+def for_provider(img: InputImage, max_bytes: int = PROVIDER_MAX_BYTES) -> UploadFile:
+    """The input as a file the provider accepts: unchanged when possible, else PNG, scaled
+    down until it is under the provider's byte limit."""
+    if img.sendable_as_is and len(img.data) < max_bytes:
         mime = PROVIDER_FORMATS[img.format]
         return UploadFile(f"image.{mime.split('/')[1]}", img.data, mime)
-    return UploadFile("image.png", encode(img.image, OutputFormat.PNG), "image/png")
+    image = img.image
+    data = encode(image, OutputFormat.PNG)
+    while len(data) >= max_bytes:
+        scale = math.sqrt(max_bytes / len(data)) * 0.9
+        image = image.resize(
+            (max(1, int(image.width * scale)), max(1, int(image.height * scale))),
+            Image.Resampling.LANCZOS,
+        )
+        data = encode(image, OutputFormat.PNG)
+    return UploadFile("image.png", data, "image/png")
 
 
 def probe(data: bytes) -> tuple[str, int, int, str]:

@@ -12,6 +12,7 @@ import io
 from PIL import Image, ImageChops, ImageFilter
 
 from visionstudio.server.errors import InvalidArgument
+from visionstudio.server.prep.geometry import Box
 from visionstudio.server.prep.images import has_alpha
 
 FEATHER_PX = 3
@@ -58,13 +59,28 @@ def provider_mask(area: Image.Image) -> bytes:
     return out.getvalue()
 
 
-def composite(original: Image.Image, result: Image.Image, area: Image.Image) -> Image.Image:
-    """`result` inside the area, `original` outside it, blended over a few pixels at the edge.
+def feather_region(area: Image.Image) -> Box:
+    """The part of the image compositing can change: the area plus room for the feather."""
+    box = area.getbbox() or (0, 0, 0, 0)
+    pad = 4 * FEATHER_PX
+    return (
+        max(0, box[0] - pad),
+        max(0, box[1] - pad),
+        min(area.width, box[2] + pad),
+        min(area.height, box[3] + pad),
+    )
 
-    Pixels farther than about three feather radii from the area are exactly the original's.
-    """
-    if result.size != original.size:
-        result = result.resize(original.size, Image.Resampling.LANCZOS)
-    mode = "RGBA" if "A" in (original.mode + result.mode) else "RGB"
-    feathered = area.filter(ImageFilter.GaussianBlur(FEATHER_PX))
-    return Image.composite(result.convert(mode), original.convert(mode), feathered)
+
+def composite(
+    original: Image.Image, repainted: Image.Image, area: Image.Image, region: Box
+) -> Image.Image:
+    """`original`, with `repainted` (which covers `region`) blended in where `area` is set,
+    over a few pixels at its edge. Only `region` is touched, so pixels farther than about
+    three feather radii from the area are exactly the original's, and big images with small
+    masks stay cheap."""
+    mode = "RGBA" if "A" in (original.mode + repainted.mode) else "RGB"
+    out = original.convert(mode)
+    feathered = area.crop(region).filter(ImageFilter.GaussianBlur(FEATHER_PX))
+    blended = Image.composite(repainted.convert(mode), out.crop(region), feathered)
+    out.paste(blended, region[:2])
+    return out

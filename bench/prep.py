@@ -1,0 +1,97 @@
+"""Milliseconds per prep step for 1024x1024 and 4096x4096 inputs (median of several runs).
+
+Usage: python -m bench.prep [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+from PIL import Image
+
+from visionstudio.server.prep import finish
+from visionstudio.server.prep.geometry import border_canvas
+from visionstudio.server.prep.images import decode, encode, for_provider
+from visionstudio.server.prep.inpaint import InpaintJob
+from visionstudio.server.prep.masks import edit_area
+from visionstudio.server.provider.models import rules_for
+from visionstudio.server.spec import AspectRatio, OutputFormat
+
+RULES = rules_for("gpt-image-2.5-flare")
+
+
+def _photo(side: int) -> Image.Image:
+    """Noise over a gradient: compresses like a photograph, not like a flat test card."""
+    noise = Image.effect_noise((side, side), 40).convert("L")
+    gradient = Image.linear_gradient("L").resize((side, side))
+    return Image.merge("RGB", (noise, gradient, gradient.rotate(90)))
+
+
+def _time(step: Callable[[], object], runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        step()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def _steps(side: int) -> dict[str, Callable[[], object]]:
+    photo = _photo(side)
+    png = encode(photo, OutputFormat.PNG)
+    decoded = decode(png, "image_file", 10**8)
+    mask = Image.new("L", (side, side), 0)
+    mask.paste(255, (side // 4, side // 4, side // 2, side // 2))
+    area = edit_area(mask, decoded.size, "mask_file")
+    job = InpaintJob.create(decoded.image, area, RULES.size_for_canvas(side, side))
+    answer = encode(_photo(1024).resize(job.size), OutputFormat.PNG)
+    canvas = border_canvas(side, side, 0.2)
+    framed = Image.new("RGB", (canvas.width, canvas.height))
+    framed.paste(photo, (canvas.left, canvas.top))
+    border_area = Image.new("L", framed.size, 255)
+    border_area.paste(0, canvas.inner_box(photo.size))
+    border_job = InpaintJob.create(
+        framed, border_area, RULES.size_for_canvas(canvas.width, canvas.height)
+    )
+    provider_png = encode(_photo(1536).crop((0, 0, 1536, 1024)), OutputFormat.PNG)
+    return {
+        "decode PNG input": lambda: decode(png, "image_file", 10**8),
+        "input for provider (as is)": lambda: for_provider(decoded),
+        "mask to edit area": lambda: edit_area(mask, decoded.size, "mask_file"),
+        "inpaint: image+mask uploads": job.uploads,
+        "inpaint: composite + encode": lambda: job.finish(answer, OutputFormat.PNG),
+        "border 20%: image+mask uploads": border_job.uploads,
+        "result as is (3:2 PNG)": lambda: finish.to_ratio(
+            provider_png, AspectRatio.LANDSCAPE_3_2, OutputFormat.PNG, False
+        ),
+        "result crop 16:9 + encode": lambda: finish.to_ratio(
+            provider_png, AspectRatio.LANDSCAPE_16_9, OutputFormat.PNG, False
+        ),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    table: dict[str, dict[str, float]] = {}
+    for side in (1024, 4096):
+        for name, step in _steps(side).items():
+            table.setdefault(name, {})[f"{side}px"] = _time(step, args.runs)
+    print(
+        f"prep steps, ms (median of {args.runs}; {os.cpu_count()} cores; provider size "
+        "about 1 MP; each step runs in a worker thread in the service)"
+    )
+    print(f"  {'step':34} {'1024x1024':>10} {'4096x4096':>10}")
+    for name, cols in table.items():
+        print(f"  {name:34} {cols['1024px']:10.1f} {cols['4096px']:10.1f}")
+    print(json.dumps({"prep_ms": table}))
+
+
+if __name__ == "__main__":
+    main()
