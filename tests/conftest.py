@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
 from visionstudio.server.app import RunningService, start
 from visionstudio.server.auth import ApiKeys
 from visionstudio.server.provider.openai_provider import OpenAIProvider
-from visionstudio.server.settings import Settings
+from visionstudio.server.settings import Settings, retry_policy
 from visionstudio.testing.fake_openai import FakeOpenAI, FakeOpenAIConfig
 
 API_KEY = "test-key-1"
@@ -42,8 +43,12 @@ class Harness:
 
 @pytest.fixture
 async def harness(
-    upstream: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    upstream: FakeOpenAI,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[Harness]:
+    """The service; parametrize it indirectly with a dict to override settings."""
     # The provider is configured exactly as in production: by the SDK's own variables.
     monkeypatch.setenv("OPENAI_BASE_URL", upstream.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", UPSTREAM_KEY)
@@ -53,10 +58,13 @@ async def harness(
         http_port=0,
         host="127.0.0.1",
         url_allowlist=["127.0.0.1"],
-        upstream_max_retries=0,
+        upstream_max_retries=2,
+        upstream_backoff_initial_s=0.01,
+        upstream_backoff_max_s=0.05,
+        **getattr(request, "param", {}),
     )
     provider = OpenAIProvider.from_environment(
-        settings.model, timeout_s=30, max_retries=settings.upstream_max_retries
+        settings.model, timeout_s=30, retry=retry_policy(settings)
     )
     service = await start(settings, provider, ApiKeys([API_KEY, "test-key-2"]))
     channel = grpc.aio.insecure_channel(
@@ -71,6 +79,15 @@ async def harness(
     finally:
         await channel.close()
         await service.stop(0)
+
+
+async def eventually(predicate: Callable[[], bool], timeout_s: float = 2.0) -> bool:
+    """Polls `predicate` until it holds or `timeout_s` passes."""
+    for _ in range(int(timeout_s / 0.02)):
+        if predicate():
+            return True
+        await asyncio.sleep(0.02)
+    return predicate()
 
 
 async def collect(call: AsyncIterable[pb.ImageEvent]) -> list[pb.ImageEvent]:

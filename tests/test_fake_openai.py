@@ -24,7 +24,7 @@ from openai.types import (
 )
 from PIL import Image, ImageChops, ImageDraw
 
-from visionstudio.testing.fake_openai import FakeOpenAI
+from visionstudio.testing.fake_openai import Failure, FakeOpenAI
 
 MODEL = "gpt-image-2"
 
@@ -415,7 +415,7 @@ async def test_stream_with_n2_refused(client: AsyncOpenAI) -> None:
 
 async def test_fail_next_429_is_rate_limit_error(client: AsyncOpenAI, fake: FakeOpenAI) -> None:
     error = {"message": "Rate limit reached", "type": "requests", "param": None, "code": None}
-    fake.config.fail_next.append((429, {"error": error}))
+    fake.config.fail_next.append(Failure(429, {"error": error}))
     with pytest.raises(openai.RateLimitError) as info:
         await client.images.generate(model=MODEL, prompt="x")
     assert info.value.body == error

@@ -16,10 +16,11 @@ from visionstudio.server.auth import ApiKeys
 from visionstudio.server.grpc_service import ImageService
 from visionstudio.server.http_app import HttpApp
 from visionstudio.server.interceptors import ServiceInterceptor
+from visionstudio.server.limits import Admission
 from visionstudio.server.prep import Prep
 from visionstudio.server.prep.fetch import AddressPolicy, Fetcher, FetchLimits
 from visionstudio.server.provider.base import ImageProvider
-from visionstudio.server.settings import Settings
+from visionstudio.server.settings import Settings, limits
 from visionstudio.server.store import LocalBlobStore, SqliteJobStore
 from visionstudio.server.studio import ImageStudio
 from visionstudio.server.urls import UrlSigner, load_or_create_key
@@ -89,7 +90,7 @@ async def start(settings: Settings, provider: ImageProvider, keys: ApiKeys) -> R
         jobs=jobs,
         urls=signer,
         max_input_bytes=settings.max_input_bytes,
-        upstream_concurrency=settings.upstream_concurrency,
+        admission=Admission(limits(settings)),
     )
     server = grpc.aio.server(
         interceptors=[ServiceInterceptor(keys)],

@@ -19,6 +19,8 @@ class ServiceError(Exception):
 
     code: grpc.StatusCode = grpc.StatusCode.INTERNAL
     reason: str = "INTERNAL"
+    # When set, callers are always told how long to wait (google.rpc.RetryInfo).
+    default_retry_after_s: float | None = None
 
     def __init__(
         self,
@@ -32,7 +34,11 @@ class ServiceError(Exception):
         self.message = message
         if reason is not None:
             self.reason = reason
-        self.retry_after_s = retry_after_s
+        # What the cause (e.g. the provider's Retry-After) asked for, if anything.
+        self.retry_after_hint_s = retry_after_s
+        self.retry_after_s = (
+            retry_after_s if retry_after_s is not None else self.default_retry_after_s
+        )
         self.metadata = metadata or {}
 
 
@@ -58,11 +64,13 @@ class NotFound(ServiceError):
 class ResourceExhausted(ServiceError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
     reason = "RATE_LIMITED"
+    default_retry_after_s = 5.0
 
 
 class Unavailable(ServiceError):
     code = grpc.StatusCode.UNAVAILABLE
     reason = "UPSTREAM_UNAVAILABLE"
+    default_retry_after_s = 1.0
 
 
 class DeadlineExceeded(ServiceError):

@@ -14,7 +14,7 @@ import openai
 from visionstudio.server.app import start
 from visionstudio.server.auth import ApiKeys, dev_key
 from visionstudio.server.provider.openai_provider import OpenAIProvider
-from visionstudio.server.settings import Settings
+from visionstudio.server.settings import Settings, retry_policy
 
 log = logging.getLogger("visionstudio.server")
 
@@ -80,9 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         provider = OpenAIProvider.from_environment(
-            settings.model,
-            timeout_s=settings.upstream_timeout_s,
-            max_retries=settings.upstream_max_retries,
+            settings.model, timeout_s=settings.upstream_timeout_s, retry=retry_policy(settings)
         )
     except ValueError as exc:
         log.critical("refusing to start: %s", exc)

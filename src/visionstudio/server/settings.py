@@ -8,6 +8,9 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from visionstudio.server.limits import Limits
+from visionstudio.server.provider.retry import RetryPolicy
+
 MiB = 1024 * 1024
 
 
@@ -39,9 +42,17 @@ class Settings(BaseSettings):
 
     model: str = "gpt-image-2.5-flare"
     upstream_timeout_s: float = 600.0
-    # The openai SDK owns retries (429/5xx/connection, honouring Retry-After).
+    # Retries of 429/5xx/connection failures (the SDK's own retries are off), with backoff.
     upstream_max_retries: int = 2
+    upstream_backoff_initial_s: float = 0.5
+    upstream_backoff_max_s: float = 8.0
+    # Upstream image calls in flight, and admitted ones waiting, per process and per API key;
+    # a job that does not fit is refused at once (RESOURCE_EXHAUSTED).
     upstream_concurrency: int = 32
+    max_queued_images: int = 256
+    per_key_concurrency: int = 16
+    per_key_queued_images: int = 64
+    per_key_images_per_minute: int = 0
 
     max_message_bytes: int = 64 * MiB
     max_input_bytes: int = 50 * MiB
@@ -57,3 +68,22 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = 30.0
 
     _split_lists = field_validator("api_keys", "url_allowlist", mode="before")(_split_csv)
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        max_attempts=settings.upstream_max_retries + 1,
+        initial_backoff_s=settings.upstream_backoff_initial_s,
+        max_backoff_s=settings.upstream_backoff_max_s,
+        jitter_s=settings.upstream_backoff_initial_s,
+    )
+
+
+def limits(settings: Settings) -> Limits:
+    return Limits(
+        max_in_flight=settings.upstream_concurrency,
+        max_queued=settings.max_queued_images,
+        per_key_in_flight=settings.per_key_concurrency,
+        per_key_queued=settings.per_key_queued_images,
+        per_key_images_per_minute=settings.per_key_images_per_minute,
+    )

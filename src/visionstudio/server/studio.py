@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from visionstudio.server.errors import DeadlineExceeded, Internal, ServiceError
+from visionstudio.server.limits import Admission, Ticket
 from visionstudio.server.prep import Plan, Prep
 from visionstudio.server.provider.base import ImageProvider, RenderRequest
 from visionstudio.server.spec import JobSpec, Usage
@@ -64,7 +65,7 @@ class ImageStudio:
         jobs: JobStore,
         urls: UrlSigner,
         max_input_bytes: int,
-        upstream_concurrency: int,
+        admission: Admission,
     ) -> None:
         self._provider = provider
         self._prep = prep
@@ -72,8 +73,7 @@ class ImageStudio:
         self._jobs = jobs
         self._urls = urls
         self._max_input_bytes = max_input_bytes
-        # Bounds upstream calls in flight across all callers of this process.
-        self._slots = asyncio.Semaphore(upstream_concurrency)
+        self._admission = admission
 
     async def run(self, spec: JobSpec, *, caller: str, timeout_s: float) -> AsyncIterator[JobEvent]:
         """Streams Accepted, one ImageReady per image as it is stored, then Finished.
@@ -84,8 +84,18 @@ class ImageStudio:
         started = time.monotonic()
         deadline = started + timeout_s
         validate(spec, max_input_bytes=self._max_input_bytes)
+        ticket = self._admission.admit(caller, spec.number_of_images)
         try:
-            async with asyncio.timeout(timeout_s):
+            async for event in self._run(spec, ticket, caller, started, deadline):
+                yield event
+        finally:
+            ticket.close()
+
+    async def _run(
+        self, spec: JobSpec, ticket: Ticket, caller: str, started: float, deadline: float
+    ) -> AsyncIterator[JobEvent]:
+        try:
+            async with asyncio.timeout(deadline - time.monotonic()):
                 plan = await self._prep.plan(spec, self._provider.rules)
         except TimeoutError:
             raise DeadlineExceeded(
@@ -106,7 +116,8 @@ class ImageStudio:
         yield Accepted(job_id=job_id, number_of_images=n, model=model)
 
         tasks = {
-            asyncio.create_task(self._one(job_id, i, spec, plan, deadline)): i for i in range(n)
+            asyncio.create_task(self._one(job_id, i, spec, plan, ticket, deadline)): i
+            for i in range(n)
         }
         usage = Usage()
         delivered = 0
@@ -152,19 +163,20 @@ class ImageStudio:
         )
 
     async def _one(
-        self, job_id: str, index: int, spec: JobSpec, plan: Plan, deadline: float
+        self, job_id: str, index: int, spec: JobSpec, plan: Plan, ticket: Ticket, deadline: float
     ) -> tuple[ImageReady, Usage]:
-        request = RenderRequest(
-            prompt=spec.prompt,
-            size=plan.size,
-            quality=spec.quality,
-            background=spec.background,
-            output_format=spec.output_format,
-            image=plan.image,
-            mask=plan.mask,
-            timeout_s=max(0.001, deadline - time.monotonic()),
-        )
-        async with self._slots:
+        async with ticket.slot():
+            # The time spent waiting for a slot counts against the caller's deadline.
+            request = RenderRequest(
+                prompt=spec.prompt,
+                size=plan.size,
+                quality=spec.quality,
+                background=spec.background,
+                output_format=spec.output_format,
+                image=plan.image,
+                mask=plan.mask,
+                timeout_s=max(0.001, deadline - time.monotonic()),
+            )
             rendered = await self._provider.render(request)
         final = await asyncio.to_thread(plan.finish, rendered.data)
         image_id = new_id()

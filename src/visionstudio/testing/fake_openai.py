@@ -86,6 +86,15 @@ class RecordedRequest:
     headers: dict[str, str]
 
 
+@dataclass(frozen=True)
+class Failure:
+    """One canned error answer."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class FakeOpenAIConfig:
     """Behaviour knobs; tests may change them while the server runs."""
@@ -94,9 +103,9 @@ class FakeOpenAIConfig:
     latency_s: float = 0.0  # sleep before answering each image call (spread over stream events)
     # Per-call latencies, popped one per image call in arrival order; latency_s once empty.
     next_latencies: list[float] = field(default_factory=list)
-    # Queued (http_status, error_body) answers, popped one per request before normal handling.
-    # The body may be the full {"error": {...}} or just the inner error object.
-    fail_next: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    # Queued failures, popped one per request before normal handling. The body may be the full
+    # {"error": {...}} or just the inner error object; `headers` (e.g. Retry-After) are sent too.
+    fail_next: list[Failure] = field(default_factory=list)
     # True: edits recolor every pixel (like the real model, which repaints the whole frame).
     # False: only the mask's transparent area is recolored (an "ideal" model).
     edit_changes_every_pixel: bool = True
@@ -648,8 +657,10 @@ class FakeOpenAI:
         except _ApiError as err:
             body_error = err
         if self.config.fail_next:
-            status, error = self.config.fail_next.pop(0)
-            return web.json_response(error if "error" in error else {"error": error}, status=status)
+            failure = self.config.fail_next.pop(0)
+            status, error = failure.status, failure.body
+            payload = error if "error" in error else {"error": error}
+            return web.json_response(payload, status=status, headers=failure.headers)
         self._check_auth(request)
         if endpoint is None:
             raise _ApiError(404, f"Invalid URL ({request.method} {request.path})")

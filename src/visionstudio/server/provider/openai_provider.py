@@ -21,6 +21,7 @@ from visionstudio.server.errors import (
 )
 from visionstudio.server.provider.base import RenderedImage, RenderRequest
 from visionstudio.server.provider.models import ModelRules, rules_for
+from visionstudio.server.provider.retry import RetryPolicy
 from visionstudio.server.spec import Background, Usage
 
 log = logging.getLogger(__name__)
@@ -31,21 +32,34 @@ MODERATION_CODES = frozenset({"moderation_blocked", "content_policy_violation"})
 class OpenAIProvider:
     """Renders each image with one n=1 call, so several images can run (and finish) apart."""
 
-    def __init__(self, client: AsyncOpenAI, model: str) -> None:
+    def __init__(
+        self, client: AsyncOpenAI, model: str, retry: RetryPolicy, timeout_s: float
+    ) -> None:
         self._client = client
         self._rules = rules_for(model)
+        self._retry = retry
+        self._timeout_s = timeout_s
 
     @classmethod
-    def from_environment(cls, model: str, *, timeout_s: float, max_retries: int) -> OpenAIProvider:
+    def from_environment(
+        cls, model: str, *, timeout_s: float, retry: RetryPolicy
+    ) -> OpenAIProvider:
         """Reads OPENAI_API_KEY / OPENAI_BASE_URL the way the SDK does."""
-        client = AsyncOpenAI(timeout=timeout_s, max_retries=max_retries)
-        return cls(client, model)
+        # max_retries=0: `retry` is the only retry layer, so attempts never multiply.
+        client = AsyncOpenAI(timeout=timeout_s, max_retries=0)
+        return cls(client, model, retry, timeout_s)
 
     @property
     def rules(self) -> ModelRules:
         return self._rules
 
     async def render(self, request: RenderRequest) -> RenderedImage:
+        timeout = min(request.timeout_s or self._timeout_s, self._timeout_s)
+        return await self._retry.call(
+            lambda seconds_left: self._attempt(request, seconds_left), timeout_s=timeout
+        )
+
+    async def _attempt(self, request: RenderRequest, timeout_s: float) -> RenderedImage:
         params: dict[str, Any] = {
             "model": self._rules.model,
             "prompt": request.prompt,
@@ -57,8 +71,7 @@ class OpenAIProvider:
         # `auto` is the API's own default; leaving it out keeps requests valid on every model.
         if request.background is not Background.AUTO:
             params["background"] = request.background.value
-        if request.timeout_s is not None:
-            params["timeout"] = request.timeout_s
+        params["timeout"] = timeout_s
         try:
             if request.image is None:
                 response = await self._client.images.generate(**params)
@@ -125,6 +138,8 @@ def map_openai_error(exc: openai.APIError) -> ServiceError:
             "fault and the operators must fix the provider key",
             metadata=meta,
         )
+    if status in (408, 409):
+        return Unavailable(f"the image provider answered HTTP {status}; retry", metadata=meta)
     if status == 429:
         return ResourceExhausted(
             "the image provider's rate limit was reached; retry later",
