@@ -18,6 +18,7 @@ from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
 from visionstudio.server.app import RunningService, start
 from visionstudio.server.auth import ApiKeys
+from visionstudio.server.metrics import Metrics
 from visionstudio.server.provider.openai_provider import OpenAIProvider
 from visionstudio.server.settings import Settings, retry_policy
 from visionstudio.testing.fake_openai import FakeOpenAI, FakeOpenAIConfig
@@ -39,6 +40,7 @@ class Harness:
     stub: pb_grpc.ImageServiceAsyncStub
     channel: grpc.aio.Channel
     data_dir: Path
+    metrics: Metrics
 
 
 @pytest.fixture
@@ -63,10 +65,11 @@ async def harness(
         upstream_backoff_max_s=0.05,
         **getattr(request, "param", {}),
     )
+    metrics = Metrics()
     provider = OpenAIProvider.from_environment(
-        settings.model, timeout_s=30, retry=retry_policy(settings)
+        settings.model, timeout_s=30, retry=retry_policy(settings), metrics=metrics
     )
-    service = await start(settings, provider, ApiKeys([API_KEY, "test-key-2"]))
+    service = await start(settings, provider, ApiKeys([API_KEY, "test-key-2"]), metrics)
     channel = grpc.aio.insecure_channel(
         f"127.0.0.1:{service.grpc_port}",
         options=[
@@ -75,7 +78,8 @@ async def harness(
         ],
     )
     try:
-        yield Harness(service, pb_grpc.ImageServiceStub(channel), channel, settings.data_dir)
+        stub = pb_grpc.ImageServiceStub(channel)
+        yield Harness(service, stub, channel, settings.data_dir, metrics)
     finally:
         await channel.close()
         await service.stop(0)

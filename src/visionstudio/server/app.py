@@ -17,6 +17,7 @@ from visionstudio.server.grpc_service import ImageService
 from visionstudio.server.http_app import HttpApp
 from visionstudio.server.interceptors import ServiceInterceptor
 from visionstudio.server.limits import Admission
+from visionstudio.server.metrics import Metrics
 from visionstudio.server.prep import Prep
 from visionstudio.server.prep.fetch import AddressPolicy, Fetcher, FetchLimits
 from visionstudio.server.provider.base import ImageProvider
@@ -52,7 +53,9 @@ class RunningService:
         await self.jobs.close()
 
 
-async def start(settings: Settings, provider: ImageProvider, keys: ApiKeys) -> RunningService:
+async def start(
+    settings: Settings, provider: ImageProvider, keys: ApiKeys, metrics: Metrics
+) -> RunningService:
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
 
@@ -91,9 +94,10 @@ async def start(settings: Settings, provider: ImageProvider, keys: ApiKeys) -> R
         urls=signer,
         max_input_bytes=settings.max_input_bytes,
         admission=Admission(limits(settings)),
+        metrics=metrics,
     )
     server = grpc.aio.server(
-        interceptors=[ServiceInterceptor(keys)],
+        interceptors=[ServiceInterceptor(keys, metrics)],
         options=[
             ("grpc.max_send_message_length", settings.max_message_bytes),
             ("grpc.max_receive_message_length", settings.max_message_bytes),

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
 
+from visionstudio.server import logs
 from visionstudio.server.auth import API_KEY_HEADER, ApiKeys
 from visionstudio.server.errors import Internal, ServiceError
+from visionstudio.server.metrics import Metrics
 from visionstudio.server.status import to_grpc_status
 
 log = logging.getLogger(__name__)
@@ -22,16 +26,17 @@ current_caller: contextvars.ContextVar[str] = contextvars.ContextVar("current_ca
 OPEN_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
 
-def _api_key(context: grpc.aio.ServicerContext[Any, Any]) -> str | None:
+def _metadata(context: grpc.aio.ServicerContext[Any, Any], name: str) -> str | None:
     for key, value in context.invocation_metadata() or ():
-        if key == API_KEY_HEADER:
+        if key == name:
             return value if isinstance(value, str) else value.decode()
     return None
 
 
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, keys: ApiKeys) -> None:
+    def __init__(self, keys: ApiKeys, metrics: Metrics) -> None:
         self._keys = keys
+        self._metrics = metrics
 
     async def intercept_service(
         self,
@@ -46,24 +51,43 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         if handler.unary_stream is None:
             # Every ImageService RPC streams; any other shape would slip past authentication.
             raise RuntimeError(f"{handler_call_details.method} is not server-streaming")
+        method = handler_call_details.method.rsplit("/", 1)[-1]
         return grpc.unary_stream_rpc_method_handler(
-            self._wrap(handler.unary_stream),
+            self._wrap(method, handler.unary_stream),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
 
-    def _wrap(self, behavior: Callable[..., Any]) -> Callable[..., AsyncIterator[Any]]:
+    def _wrap(self, method: str, behavior: Callable[..., Any]) -> Callable[..., AsyncIterator[Any]]:
         async def wrapped(
             request: Any, context: grpc.aio.ServicerContext[Any, Any]
         ) -> AsyncIterator[Any]:
+            started = time.monotonic()
+            rid = logs.accept_request_id(_metadata(context, logs.REQUEST_ID_HEADER))
+            logs.request_id.set(rid)
+            code = grpc.StatusCode.OK
             try:
-                current_caller.set(self._keys.authenticate(_api_key(context)))
+                await context.send_initial_metadata(((logs.REQUEST_ID_HEADER, rid),))
+                current_caller.set(self._keys.authenticate(_metadata(context, API_KEY_HEADER)))
                 async for response in behavior(request, context):
                     yield response
             except ServiceError as error:
+                code = error.code
                 await context.abort_with_status(to_grpc_status(error))
+            except asyncio.CancelledError:
+                code = grpc.StatusCode.CANCELLED
+                raise
             except Exception:
-                log.exception("unhandled error in %s", context.invocation_metadata())
+                code = grpc.StatusCode.INTERNAL
+                log.exception("unhandled error in %s", method)
                 await context.abort_with_status(to_grpc_status(Internal("internal error")))
+            finally:
+                seconds = time.monotonic() - started
+                self._metrics.calls.labels("grpc", method, code.name).inc()
+                self._metrics.call_seconds.labels("grpc", method).observe(seconds)
+                log.info(
+                    "call finished",
+                    extra={"method": method, "code": code.name, "ms": round(seconds * 1000)},
+                )
 
         return wrapped

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import openai
 
+from visionstudio.server import logs
 from visionstudio.server.app import start
 from visionstudio.server.auth import ApiKeys, dev_key
+from visionstudio.server.metrics import Metrics
 from visionstudio.server.provider.openai_provider import OpenAIProvider
 from visionstudio.server.settings import Settings, retry_policy
 
@@ -32,11 +34,16 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "in <data-dir>/dev-api-key",
     )
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument(
+        "--log-format", choices=("json", "text"), default="json", help="json: one object a line"
+    )
     return parser.parse_args(argv)
 
 
-async def _serve(settings: Settings, keys: ApiKeys, provider: OpenAIProvider) -> None:
-    service = await start(settings, provider, keys)
+async def _serve(
+    settings: Settings, keys: ApiKeys, provider: OpenAIProvider, metrics: Metrics
+) -> None:
+    service = await start(settings, provider, keys, metrics)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -48,9 +55,8 @@ async def _serve(settings: Settings, keys: ApiKeys, provider: OpenAIProvider) ->
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(args.log_level, args.log_format)
+    metrics = Metrics()
     overrides = {
         name: value
         for name, value in (
@@ -80,7 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         provider = OpenAIProvider.from_environment(
-            settings.model, timeout_s=settings.upstream_timeout_s, retry=retry_policy(settings)
+            settings.model,
+            timeout_s=settings.upstream_timeout_s,
+            retry=retry_policy(settings),
+            metrics=metrics,
         )
     except ValueError as exc:
         log.critical("refusing to start: %s", exc)
@@ -92,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             exc,
         )
         return 2
-    asyncio.run(_serve(settings, ApiKeys(keys), provider))
+    asyncio.run(_serve(settings, ApiKeys(keys), provider, metrics))
     return 0
 
 

@@ -13,8 +13,10 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from visionstudio.server import logs
 from visionstudio.server.errors import DeadlineExceeded, Internal, ServiceError
 from visionstudio.server.limits import Admission, Ticket
+from visionstudio.server.metrics import Metrics
 from visionstudio.server.prep import Plan, Prep
 from visionstudio.server.provider.base import ImageProvider, RenderRequest
 from visionstudio.server.spec import JobSpec, Usage
@@ -66,6 +68,7 @@ class ImageStudio:
         urls: UrlSigner,
         max_input_bytes: int,
         admission: Admission,
+        metrics: Metrics,
     ) -> None:
         self._provider = provider
         self._prep = prep
@@ -74,6 +77,9 @@ class ImageStudio:
         self._urls = urls
         self._max_input_bytes = max_input_bytes
         self._admission = admission
+        self._metrics = metrics
+        metrics.in_flight.set_function(lambda: admission.in_flight)
+        metrics.queued.set_function(lambda: admission.queued)
 
     async def run(self, spec: JobSpec, *, caller: str, timeout_s: float) -> AsyncIterator[JobEvent]:
         """Streams Accepted, one ImageReady per image as it is stored, then Finished.
@@ -113,6 +119,11 @@ class ImageStudio:
                 params=spec.params(),
             )
         )
+        logs.job_id.set(job_id)
+        log.info(
+            "job accepted",
+            extra={"operation": spec.operation.value, "images": n, "model": model},
+        )
         yield Accepted(job_id=job_id, number_of_images=n, model=model)
 
         tasks = {
@@ -149,6 +160,11 @@ class ImageStudio:
                 task.cancel()
             error_text = _failure_text(failures, n) if failures else None
             await asyncio.shield(self._jobs.finish_job(job_id, status, usage, error_text))
+            self._count_usage(usage)
+            log.info(
+                "job finished",
+                extra={"status": status, "delivered": delivered, "error": error_text},
+            )
         if failures:
             first = failures[0][1]
             first.message = f"{error_text}; first error: {first.message}"
@@ -196,6 +212,7 @@ class ImageStudio:
                 size_bytes=len(final.data),
             )
         )
+        self._metrics.images.labels(spec.operation.value).inc()
         ready = ImageReady(
             index=index,
             image_id=image_id,
@@ -207,6 +224,11 @@ class ImageStudio:
             data=final.data if spec.include_data else None,
         )
         return ready, rendered.usage
+
+    def _count_usage(self, usage: Usage) -> None:
+        self._metrics.tokens.labels("input_text").inc(usage.input_text_tokens)
+        self._metrics.tokens.labels("input_image").inc(usage.input_image_tokens)
+        self._metrics.tokens.labels("output").inc(usage.output_tokens)
 
 
 def _deadline_error() -> ServiceError:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
+import time
 from typing import Any
 
 import openai
@@ -19,6 +21,7 @@ from visionstudio.server.errors import (
     ServiceError,
     Unavailable,
 )
+from visionstudio.server.metrics import Metrics
 from visionstudio.server.provider.base import RenderedImage, RenderRequest
 from visionstudio.server.provider.models import ModelRules, rules_for
 from visionstudio.server.provider.retry import RetryPolicy
@@ -33,21 +36,28 @@ class OpenAIProvider:
     """Renders each image with one n=1 call, so several images can run (and finish) apart."""
 
     def __init__(
-        self, client: AsyncOpenAI, model: str, retry: RetryPolicy, timeout_s: float
+        self,
+        client: AsyncOpenAI,
+        model: str,
+        *,
+        retry: RetryPolicy,
+        timeout_s: float,
+        metrics: Metrics,
     ) -> None:
         self._client = client
         self._rules = rules_for(model)
         self._retry = retry
         self._timeout_s = timeout_s
+        self._metrics = metrics
 
     @classmethod
     def from_environment(
-        cls, model: str, *, timeout_s: float, retry: RetryPolicy
+        cls, model: str, *, timeout_s: float, retry: RetryPolicy, metrics: Metrics
     ) -> OpenAIProvider:
         """Reads OPENAI_API_KEY / OPENAI_BASE_URL the way the SDK does."""
         # max_retries=0: `retry` is the only retry layer, so attempts never multiply.
         client = AsyncOpenAI(timeout=timeout_s, max_retries=0)
-        return cls(client, model, retry, timeout_s)
+        return cls(client, model, retry=retry, timeout_s=timeout_s, metrics=metrics)
 
     @property
     def rules(self) -> ModelRules:
@@ -56,8 +66,30 @@ class OpenAIProvider:
     async def render(self, request: RenderRequest) -> RenderedImage:
         timeout = min(request.timeout_s or self._timeout_s, self._timeout_s)
         return await self._retry.call(
-            lambda seconds_left: self._attempt(request, seconds_left), timeout_s=timeout
+            lambda seconds_left: self._measured(request, seconds_left),
+            timeout_s=timeout,
+            on_retry=self._count_retry,
         )
+
+    def _count_retry(self, error: BaseException) -> None:
+        reason = error.reason if isinstance(error, ServiceError) else type(error).__name__
+        self._metrics.upstream_retries.labels(reason).inc()
+        log.warning("retrying upstream request after %s", reason)
+
+    async def _measured(self, request: RenderRequest, timeout_s: float) -> RenderedImage:
+        started = time.monotonic()
+        outcome = "ok"
+        try:
+            return await self._attempt(request, timeout_s)
+        except ServiceError as error:
+            outcome = error.reason
+            raise
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
+        finally:
+            self._metrics.upstream_requests.labels(outcome).inc()
+            self._metrics.upstream_seconds.observe(time.monotonic() - started)
 
     async def _attempt(self, request: RenderRequest, timeout_s: float) -> RenderedImage:
         params: dict[str, Any] = {

@@ -1,0 +1,66 @@
+"""Prometheus metrics, served on the HTTP port at /metrics. One registry per server instance."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+# Image calls take seconds to minutes upstream.
+_SECONDS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.calls = Counter(
+            "visionstudio_calls_total",
+            "Finished calls by surface (grpc, http), method and status code.",
+            ["surface", "method", "code"],
+            registry=r,
+        )
+        self.call_seconds = Histogram(
+            "visionstudio_call_duration_seconds",
+            "Wall time of calls, from receipt to the last event.",
+            ["surface", "method"],
+            buckets=_SECONDS,
+            registry=r,
+        )
+        self.images = Counter(
+            "visionstudio_images_total",
+            "Images stored and delivered, by operation.",
+            ["operation"],
+            registry=r,
+        )
+        self.upstream_requests = Counter(
+            "visionstudio_upstream_requests_total",
+            "Upstream image requests (each attempt), by outcome: ok or an error reason.",
+            ["outcome"],
+            registry=r,
+        )
+        self.upstream_retries = Counter(
+            "visionstudio_upstream_retries_total",
+            "Upstream requests retried, by the reason of the failure retried.",
+            ["reason"],
+            registry=r,
+        )
+        self.upstream_seconds = Histogram(
+            "visionstudio_upstream_request_duration_seconds",
+            "Wall time of each upstream attempt.",
+            buckets=_SECONDS,
+            registry=r,
+        )
+        self.tokens = Counter(
+            "visionstudio_provider_tokens_total",
+            "Tokens the provider charged, by kind (input_text, input_image, output).",
+            ["kind"],
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "visionstudio_upstream_in_flight", "Upstream image calls running.", registry=r
+        )
+        self.queued = Gauge(
+            "visionstudio_upstream_queued", "Admitted image calls waiting for a slot.", registry=r
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
