@@ -30,8 +30,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench tools
 	$(BIN)/mypy
 
+# The Python checks and suite first, then the contract gate, the reference and the Node client.
 test: proto-check lint
 	$(BIN)/pytest -q
+	$(MAKE) --no-print-directory proto-lint docs-check node-test
 
 # Runs the service. With no VISIONSTUDIO_API_KEYS a development key is created
 # in $(DATA_DIR)/dev-api-key and printed.
@@ -44,6 +46,50 @@ fake-openai: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.latency
+	$(BIN)/python -m bench.prep
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+
+# --- Contract gate, generated reference, Node.js client -------------------------------------
+NODE_DIR := client/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed
+BUF := $(NODE_DIR)/node_modules/.bin/buf
+# The last released contract: `buf breaking` fails on any change that would break its callers.
+PROTO_BASELINE := protos/released/visionstudio-image-v1.binpb
+
+.PHONY: node-install node-gen node-test proto-lint proto-release docs docs-check
+
+# npm ci from the lockfile (buf ships inside its npm package); again only when either changes.
+node-install: $(NODE_STAMP)
+
+$(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+# buf lint (STANDARD + COMMENTS, see buf.yaml) and buf breaking against the released contract.
+proto-lint: $(NODE_STAMP)
+	$(BUF) lint
+	$(BUF) format --diff --exit-code protos
+	$(BUF) breaking --against $(PROTO_BASELINE)
+
+# Run when a version of the contract is released: later changes are checked against it.
+proto-release: $(NODE_STAMP)
+	$(BUF) build --exclude-source-info -o $(PROTO_BASELINE)
+
+# docs/api-reference.md from the proto comments.
+docs: $(STAMP)
+	$(BIN)/python tools/protodoc.py
+
+docs-check: $(STAMP)
+	$(BIN)/python tools/protodoc.py --check
+	$(BIN)/mypy tools/protodoc.py
+
+# Regenerates the Node client's TypeScript from the protos (after `make proto`).
+node-gen: $(NODE_STAMP)
+	cd $(NODE_DIR) && npm run --silent generate
+
+# Generated code fresh, strict tsc build, then node --test against the real server.
+node-test: $(STAMP) $(NODE_STAMP)
+	cd $(NODE_DIR) && npm run --silent generate:check
+	cd $(NODE_DIR) && npm test

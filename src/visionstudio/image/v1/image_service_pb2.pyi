@@ -29,43 +29,51 @@ class _AspectRatio:
 class _AspectRatioEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AspectRatio.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     ASPECT_RATIO_UNSPECIFIED: _AspectRatio.ValueType  # 0
-    """Generate: 1:1. Edit: the listed ratio closest to the input image's."""
+    """The default. Generate: 1:1. Edit: the listed ratio closest to the input
+    image's.
+    """
     ASPECT_RATIO_1_1: _AspectRatio.ValueType  # 1
-    """Square, 1024x1024."""
+    """1:1 square, 1024x1024."""
     ASPECT_RATIO_2_3: _AspectRatio.ValueType  # 2
-    """Portrait, 1024x1536."""
+    """2:3 portrait, 1024x1536."""
     ASPECT_RATIO_3_2: _AspectRatio.ValueType  # 3
-    """Landscape, 1536x1024."""
+    """3:2 landscape, 1536x1024."""
     ASPECT_RATIO_3_4: _AspectRatio.ValueType  # 4
-    """Portrait, 768x1024 on models with free sizes."""
+    """3:4 portrait, 768x1024 on models with free sizes."""
     ASPECT_RATIO_4_3: _AspectRatio.ValueType  # 5
-    """Landscape, 1024x768 on models with free sizes."""
+    """4:3 landscape, 1024x768 on models with free sizes."""
     ASPECT_RATIO_9_16: _AspectRatio.ValueType  # 6
-    """Tall portrait, 720x1280 on models with free sizes."""
+    """9:16 tall portrait, 720x1280 on models with free sizes."""
     ASPECT_RATIO_16_9: _AspectRatio.ValueType  # 7
-    """Wide landscape, 1280x720 on models with free sizes."""
+    """16:9 wide landscape, 1280x720 on models with free sizes."""
 
 class AspectRatio(_AspectRatio, metaclass=_AspectRatioEnumTypeWrapper):
     """Width:height ratio of the delivered image. The image delivered always has
-    exactly this ratio, whatever sizes the upstream model supports.
+    exactly this ratio, whatever sizes the upstream model supports: fixed-size
+    models are asked for the closest of 1024x1024, 1536x1024 and 1024x1536 and
+    the result is centre-cropped to the ratio. Sizes below are in pixels. A
+    number not listed here is refused with INVALID_ARGUMENT (field
+    `aspect_ratio`).
     """
 
 ASPECT_RATIO_UNSPECIFIED: AspectRatio.ValueType  # 0
-"""Generate: 1:1. Edit: the listed ratio closest to the input image's."""
+"""The default. Generate: 1:1. Edit: the listed ratio closest to the input
+image's.
+"""
 ASPECT_RATIO_1_1: AspectRatio.ValueType  # 1
-"""Square, 1024x1024."""
+"""1:1 square, 1024x1024."""
 ASPECT_RATIO_2_3: AspectRatio.ValueType  # 2
-"""Portrait, 1024x1536."""
+"""2:3 portrait, 1024x1536."""
 ASPECT_RATIO_3_2: AspectRatio.ValueType  # 3
-"""Landscape, 1536x1024."""
+"""3:2 landscape, 1536x1024."""
 ASPECT_RATIO_3_4: AspectRatio.ValueType  # 4
-"""Portrait, 768x1024 on models with free sizes."""
+"""3:4 portrait, 768x1024 on models with free sizes."""
 ASPECT_RATIO_4_3: AspectRatio.ValueType  # 5
-"""Landscape, 1024x768 on models with free sizes."""
+"""4:3 landscape, 1024x768 on models with free sizes."""
 ASPECT_RATIO_9_16: AspectRatio.ValueType  # 6
-"""Tall portrait, 720x1280 on models with free sizes."""
+"""9:16 tall portrait, 720x1280 on models with free sizes."""
 ASPECT_RATIO_16_9: AspectRatio.ValueType  # 7
-"""Wide landscape, 1280x720 on models with free sizes."""
+"""16:9 wide landscape, 1280x720 on models with free sizes."""
 Global___AspectRatio: _TypeAlias = AspectRatio  # noqa: Y015
 
 class _Quality:
@@ -75,7 +83,7 @@ class _Quality:
 class _QualityEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Quality.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     QUALITY_UNSPECIFIED: _Quality.ValueType  # 0
-    """Same as QUALITY_AUTO."""
+    """The default; same as QUALITY_AUTO."""
     QUALITY_AUTO: _Quality.ValueType  # 1
     """The model chooses."""
     QUALITY_LOW: _Quality.ValueType  # 2
@@ -86,10 +94,13 @@ class _QualityEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Quality.Value
     """Best detail; can take minutes upstream."""
 
 class Quality(_Quality, metaclass=_QualityEnumTypeWrapper):
-    """Rendering quality; higher costs more and takes longer upstream."""
+    """Rendering quality; higher costs more output tokens and takes longer
+    upstream. A number not listed here is refused with INVALID_ARGUMENT
+    (field `quality`).
+    """
 
 QUALITY_UNSPECIFIED: Quality.ValueType  # 0
-"""Same as QUALITY_AUTO."""
+"""The default; same as QUALITY_AUTO."""
 QUALITY_AUTO: Quality.ValueType  # 1
 """The model chooses."""
 QUALITY_LOW: Quality.ValueType  # 2
@@ -107,23 +118,29 @@ class _Background:
 class _BackgroundEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Background.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     BACKGROUND_UNSPECIFIED: _Background.ValueType  # 0
-    """Same as BACKGROUND_AUTO."""
+    """The default; same as BACKGROUND_AUTO."""
     BACKGROUND_AUTO: _Background.ValueType  # 1
     """The model chooses."""
     BACKGROUND_TRANSPARENT: _Background.ValueType  # 2
-    """Transparent pixels (alpha channel); needs PNG or WebP output."""
+    """Transparent pixels (a real alpha channel); needs PNG or WebP output, JPEG
+    is refused with INVALID_ARGUMENT (field `output_format`).
+    """
     BACKGROUND_OPAQUE: _Background.ValueType  # 3
     """Fully opaque."""
 
 class Background(_Background, metaclass=_BackgroundEnumTypeWrapper):
-    """Background of the delivered image."""
+    """Background of the delivered image. A number not listed here is refused
+    with INVALID_ARGUMENT (field `background`).
+    """
 
 BACKGROUND_UNSPECIFIED: Background.ValueType  # 0
-"""Same as BACKGROUND_AUTO."""
+"""The default; same as BACKGROUND_AUTO."""
 BACKGROUND_AUTO: Background.ValueType  # 1
 """The model chooses."""
 BACKGROUND_TRANSPARENT: Background.ValueType  # 2
-"""Transparent pixels (alpha channel); needs PNG or WebP output."""
+"""Transparent pixels (a real alpha channel); needs PNG or WebP output, JPEG
+is refused with INVALID_ARGUMENT (field `output_format`).
+"""
 BACKGROUND_OPAQUE: Background.ValueType  # 3
 """Fully opaque."""
 Global___Background: _TypeAlias = Background  # noqa: Y015
@@ -135,7 +152,7 @@ class _OutputFormat:
 class _OutputFormatEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OutputFormat.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     OUTPUT_FORMAT_UNSPECIFIED: _OutputFormat.ValueType  # 0
-    """Same as OUTPUT_FORMAT_PNG."""
+    """The default; same as OUTPUT_FORMAT_PNG."""
     OUTPUT_FORMAT_PNG: _OutputFormat.ValueType  # 1
     """image/png, lossless, supports transparency."""
     OUTPUT_FORMAT_JPEG: _OutputFormat.ValueType  # 2
@@ -144,10 +161,12 @@ class _OutputFormatEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OutputFo
     """image/webp, supports transparency."""
 
 class OutputFormat(_OutputFormat, metaclass=_OutputFormatEnumTypeWrapper):
-    """Encoding of the delivered image."""
+    """Encoding of the delivered image. A number not listed here is refused with
+    INVALID_ARGUMENT (field `output_format`).
+    """
 
 OUTPUT_FORMAT_UNSPECIFIED: OutputFormat.ValueType  # 0
-"""Same as OUTPUT_FORMAT_PNG."""
+"""The default; same as OUTPUT_FORMAT_PNG."""
 OUTPUT_FORMAT_PNG: OutputFormat.ValueType  # 1
 """image/png, lossless, supports transparency."""
 OUTPUT_FORMAT_JPEG: OutputFormat.ValueType  # 2
@@ -170,19 +189,23 @@ class GenerateImageRequest(_message.Message):
     INCLUDE_DATA_FIELD_NUMBER: _builtins.int
     OUTPUT_FORMAT_FIELD_NUMBER: _builtins.int
     prompt: _builtins.str
-    """REQUIRED. What to draw; 1..32000 characters."""
+    """REQUIRED. What to draw; 1..32000 characters, not only whitespace."""
     number_of_images: _builtins.int
-    """How many images to make, 1..10; 0 means 1. Each is streamed as it finishes."""
+    """How many images to make, 1..10; 0 (the default) means 1. Each is
+    rendered by its own upstream call and streamed as it finishes.
+    """
     aspect_ratio: Global___AspectRatio.ValueType
-    """Ratio of the delivered images; unspecified means 1:1."""
+    """Ratio of the delivered images; unspecified (the default) means 1:1."""
     quality: Global___Quality.ValueType
-    """Rendering quality; unspecified means auto."""
+    """Rendering quality; unspecified (the default) means auto."""
     background: Global___Background.ValueType
-    """Background; unspecified means auto."""
+    """Background; unspecified (the default) means auto."""
     include_data: _builtins.bool
-    """When true each `Image` event also carries the image bytes in `data`."""
+    """When true each `Image` event also carries the encoded image in `data`.
+    Default false: only the `url` is sent.
+    """
     output_format: Global___OutputFormat.ValueType
-    """Encoding of the delivered images; unspecified means PNG."""
+    """Encoding of the delivered images; unspecified (the default) means PNG."""
     def __init__(
         self,
         *,
@@ -218,25 +241,35 @@ class EditImageRequest(_message.Message):
     INCLUDE_DATA_FIELD_NUMBER: _builtins.int
     OUTPUT_FORMAT_FIELD_NUMBER: _builtins.int
     prompt: _builtins.str
-    """REQUIRED. How to transform the image; 1..32000 characters."""
+    """REQUIRED. How to transform the image; 1..32000 characters, not only
+    whitespace.
+    """
     image_url: _builtins.str
-    """An http(s) URL the service fetches."""
+    """An http(s) or data: URL the service fetches: 20 s in all, at most 3
+    redirects. Hosts that resolve to loopback, private or link-local
+    addresses are refused unless the server's `VISIONSTUDIO_URL_ALLOWLIST`
+    lists them.
+    """
     image_file: _builtins.bytes
-    """The image file's bytes."""
+    """The image file's bytes; must not be empty."""
     number_of_images: _builtins.int
-    """How many results, 1..10; 0 means 1. Each is streamed as it finishes."""
+    """How many results, 1..10; 0 (the default) means 1. Each is streamed as it
+    finishes.
+    """
     aspect_ratio: Global___AspectRatio.ValueType
-    """Ratio of the delivered images; unspecified means the listed ratio closest
-    to the input image's.
+    """Ratio of the delivered images; unspecified (the default) means the listed
+    ratio closest to the input image's.
     """
     quality: Global___Quality.ValueType
-    """Rendering quality; unspecified means auto."""
+    """Rendering quality; unspecified (the default) means auto."""
     background: Global___Background.ValueType
-    """Background; unspecified means auto."""
+    """Background; unspecified (the default) means auto."""
     include_data: _builtins.bool
-    """When true each `Image` event also carries the image bytes in `data`."""
+    """When true each `Image` event also carries the encoded image in `data`.
+    Default false: only the `url` is sent.
+    """
     output_format: Global___OutputFormat.ValueType
-    """Encoding of the delivered images; unspecified means PNG."""
+    """Encoding of the delivered images; unspecified (the default) means PNG."""
     def __init__(
         self,
         *,
@@ -263,7 +296,8 @@ Global___EditImageRequest: _TypeAlias = EditImageRequest  # noqa: Y015
 @_typing.final
 class InpaintRequest(_message.Message):
     """Request for Inpaint. Send either a mask, or `inpaint_border_only` with
-    `border_percentage`.
+    `border_percentage`. The delivered image keeps every pixel outside the
+    painted area as it was sent.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -280,31 +314,46 @@ class InpaintRequest(_message.Message):
     INCLUDE_DATA_FIELD_NUMBER: _builtins.int
     OUTPUT_FORMAT_FIELD_NUMBER: _builtins.int
     prompt: _builtins.str
-    """REQUIRED. What to paint in the masked area (or the new border); 1..32000 characters."""
+    """REQUIRED. What to paint in the masked area (or the new border);
+    1..32000 characters, not only whitespace.
+    """
     image_url: _builtins.str
-    """An http(s) URL the service fetches."""
+    """An http(s) or data: URL the service fetches: 20 s in all, at most 3
+    redirects. Hosts that resolve to loopback, private or link-local
+    addresses are refused unless the server's `VISIONSTUDIO_URL_ALLOWLIST`
+    lists them.
+    """
     image_file: _builtins.bytes
-    """The image file's bytes."""
+    """The image file's bytes; must not be empty."""
     mask_url: _builtins.str
-    """An http(s) URL the service fetches."""
+    """An http(s) or data: URL the service fetches, under the same rules as
+    `image_url`.
+    """
     mask_file: _builtins.bytes
-    """The mask file's bytes."""
+    """The mask file's bytes; must not be empty."""
     inpaint_border_only: _builtins.bool
     """When true no mask is sent: the canvas grows by `border_percentage` on every
-    side and only the new border is generated.
+    side, the original sits in the middle pixel for pixel, and only the new
+    border is generated. Default false: a mask is required.
     """
     border_percentage: _builtins.float
-    """Border width as a fraction of the image's width (left and right) and
-    height (top and bottom), 0.01..0.5. Used only with `inpaint_border_only`.
+    """Border width as a fraction of the image's width (added left and right)
+    and height (added top and bottom), 0.01..0.5; 600x400 at 0.2 becomes
+    840x560. REQUIRED when `inpaint_border_only` is true (the default 0 is
+    refused), ignored otherwise.
     """
     number_of_images: _builtins.int
-    """How many results, 1..10; 0 means 1. Each is streamed as it finishes."""
+    """How many results, 1..10; 0 (the default) means 1. Each is streamed as it
+    finishes.
+    """
     quality: Global___Quality.ValueType
-    """Rendering quality; unspecified means auto."""
+    """Rendering quality; unspecified (the default) means auto."""
     include_data: _builtins.bool
-    """When true each `Image` event also carries the image bytes in `data`."""
+    """When true each `Image` event also carries the encoded image in `data`.
+    Default false: only the `url` is sent.
+    """
     output_format: Global___OutputFormat.ValueType
-    """Encoding of the delivered images; unspecified means PNG."""
+    """Encoding of the delivered images; unspecified (the default) means PNG."""
     def __init__(
         self,
         *,
@@ -339,6 +388,9 @@ Global___InpaintRequest: _TypeAlias = InpaintRequest  # noqa: Y015
 class ImageEvent(_message.Message):
     """One event of an image stream: `accepted` first, then one `image` per
     finished image (in completion order, not index order), then `summary`.
+    When some images fail, the others are still sent and the stream then ends
+    with the first failure's status instead of a `summary`; its ErrorInfo
+    metadata has `failed_indices` (comma-separated) and `job_id`.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -352,7 +404,7 @@ class ImageEvent(_message.Message):
 
     @_builtins.property
     def image(self) -> Global___Image:
-        """A finished, stored image."""
+        """A finished, stored image; one per requested image."""
 
     @_builtins.property
     def summary(self) -> Global___JobSummary:
@@ -387,9 +439,11 @@ class JobAccepted(_message.Message):
     job_id: _builtins.str
     """OUTPUT_ONLY. Unique id of the job (URL-safe, at least 128 random bits)."""
     number_of_images: _builtins.int
-    """OUTPUT_ONLY. How many images the job will make."""
+    """OUTPUT_ONLY. How many images the job will make, 1..10."""
     model: _builtins.str
-    """OUTPUT_ONLY. The upstream model that renders them."""
+    """OUTPUT_ONLY. The upstream model that renders them, e.g.
+    `gpt-image-2.5-flare`.
+    """
     def __init__(
         self,
         *,
@@ -420,11 +474,18 @@ class Image(_message.Message):
     IMAGE_ID_FIELD_NUMBER: _builtins.int
     SIZE_BYTES_FIELD_NUMBER: _builtins.int
     index: _builtins.int
-    """OUTPUT_ONLY. 0-based position of this image in the request."""
+    """OUTPUT_ONLY. 0-based position of this image in the request,
+    0..number_of_images-1.
+    """
     url: _builtins.str
-    """OUTPUT_ONLY. Where the image can be downloaded (signed, loads in a browser)."""
+    """OUTPUT_ONLY. Where the image can be downloaded over HTTP: signed, loads
+    in a browser, valid for the server's `VISIONSTUDIO_URL_TTL_S` (default 7
+    days).
+    """
     data: _builtins.bytes
-    """OUTPUT_ONLY. The encoded image bytes; only when the request set `include_data`."""
+    """OUTPUT_ONLY. The encoded image bytes (as in `mime_type`); only when the
+    request set `include_data`, otherwise empty.
+    """
     mime_type: _builtins.str
     """OUTPUT_ONLY. MIME type of the encoded image: image/png, image/jpeg or image/webp."""
     width: _builtins.int
@@ -468,7 +529,7 @@ class JobSummary(_message.Message):
     job_id: _builtins.str
     """OUTPUT_ONLY. The job's id, as in `JobAccepted`."""
     images_delivered: _builtins.int
-    """OUTPUT_ONLY. How many images were delivered."""
+    """OUTPUT_ONLY. How many images were delivered; equals `number_of_images`."""
     elapsed_ms: _builtins.int
     """OUTPUT_ONLY. Wall time of the job in milliseconds, from acceptance to summary."""
     @_builtins.property
@@ -493,7 +554,9 @@ Global___JobSummary: _TypeAlias = JobSummary  # noqa: Y015
 
 @_typing.final
 class Usage(_message.Message):
-    """Token counts reported by the provider, summed over all upstream calls of a job."""
+    """Token counts reported by the provider, summed over all upstream calls of a
+    job. Units: tokens, as billed by the provider.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -505,9 +568,9 @@ class Usage(_message.Message):
     input_tokens: _builtins.int
     """OUTPUT_ONLY. Input tokens, text and image."""
     input_text_tokens: _builtins.int
-    """OUTPUT_ONLY. Input text tokens."""
+    """OUTPUT_ONLY. Input text tokens (the prompt)."""
     input_image_tokens: _builtins.int
-    """OUTPUT_ONLY. Input image tokens."""
+    """OUTPUT_ONLY. Input image tokens (the image and mask; 0 for generate)."""
     output_tokens: _builtins.int
     """OUTPUT_ONLY. Output tokens; all are image tokens."""
     total_tokens: _builtins.int

@@ -26,7 +26,24 @@ if _version_not_supported:
 
 
 class ImageServiceStub:
-    """Generates, edits and inpaints images. Every RPC streams `ImageEvent`s.
+    """Generates, edits and inpaints images. Every RPC streams `ImageEvent`s:
+    `accepted` first, one `image` per finished image, `summary` last.
+
+    Authentication: every call needs the metadata entry `x-api-key` (one of the
+    server's `VISIONSTUDIO_API_KEYS`); without it, or with a wrong one, the call
+    fails with UNAUTHENTICATED before any work starts.
+
+    Errors end the stream with a gRPC status whose `grpc-status-details-bin`
+    trailer is a `google.rpc.Status` carrying `google.rpc.ErrorInfo` (domain
+    `visionstudio`, a `reason` such as `INVALID_ARGUMENT`, `API_KEY_INVALID`,
+    `CONTENT_POLICY_VIOLATION`, `RATE_LIMITED`), `google.rpc.BadRequest` field
+    violations naming the offending request field (INVALID_ARGUMENT), and
+    `google.rpc.RetryInfo` when waiting helps (RESOURCE_EXHAUSTED).
+
+    Deadlines: the caller's gRPC deadline bounds the whole call, upstream
+    included; a call without one is bounded by the server's
+    `VISIONSTUDIO_MAX_CALL_S` (default 900 s). Messages are limited to 64 MiB
+    each way by default (`VISIONSTUDIO_MAX_MESSAGE_BYTES`).
     """
 
     def __init__(self, channel):
@@ -53,18 +70,38 @@ class ImageServiceStub:
 
 
 class ImageServiceServicer:
-    """Generates, edits and inpaints images. Every RPC streams `ImageEvent`s.
+    """Generates, edits and inpaints images. Every RPC streams `ImageEvent`s:
+    `accepted` first, one `image` per finished image, `summary` last.
+
+    Authentication: every call needs the metadata entry `x-api-key` (one of the
+    server's `VISIONSTUDIO_API_KEYS`); without it, or with a wrong one, the call
+    fails with UNAUTHENTICATED before any work starts.
+
+    Errors end the stream with a gRPC status whose `grpc-status-details-bin`
+    trailer is a `google.rpc.Status` carrying `google.rpc.ErrorInfo` (domain
+    `visionstudio`, a `reason` such as `INVALID_ARGUMENT`, `API_KEY_INVALID`,
+    `CONTENT_POLICY_VIOLATION`, `RATE_LIMITED`), `google.rpc.BadRequest` field
+    violations naming the offending request field (INVALID_ARGUMENT), and
+    `google.rpc.RetryInfo` when waiting helps (RESOURCE_EXHAUSTED).
+
+    Deadlines: the caller's gRPC deadline bounds the whole call, upstream
+    included; a call without one is bounded by the server's
+    `VISIONSTUDIO_MAX_CALL_S` (default 900 s). Messages are limited to 64 MiB
+    each way by default (`VISIONSTUDIO_MAX_MESSAGE_BYTES`).
     """
 
     def GenerateImage(self, request, context):
-        """Creates `number_of_images` new images from a text prompt.
+        """Creates `number_of_images` (1..10, default 1) new images from a text
+        prompt, each with exactly the requested `aspect_ratio` (default 1:1).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def EditImage(self, request, context):
-        """Transforms an existing image according to a prompt.
+        """Transforms an existing image according to a prompt. Each of the
+        `number_of_images` results (1..10, default 1) has the requested
+        `aspect_ratio`, by default the listed ratio closest to the input's.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -72,7 +109,9 @@ class ImageServiceServicer:
 
     def Inpaint(self, request, context):
         """Repaints the masked area of an image (or a new border around it) and
-        returns the rest of the image unchanged.
+        returns the rest of the image unchanged. Results have the input image's
+        size (with a mask) or the input grown by the border on every side
+        (`inpaint_border_only`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -105,7 +144,24 @@ def add_ImageServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ImageService:
-    """Generates, edits and inpaints images. Every RPC streams `ImageEvent`s.
+    """Generates, edits and inpaints images. Every RPC streams `ImageEvent`s:
+    `accepted` first, one `image` per finished image, `summary` last.
+
+    Authentication: every call needs the metadata entry `x-api-key` (one of the
+    server's `VISIONSTUDIO_API_KEYS`); without it, or with a wrong one, the call
+    fails with UNAUTHENTICATED before any work starts.
+
+    Errors end the stream with a gRPC status whose `grpc-status-details-bin`
+    trailer is a `google.rpc.Status` carrying `google.rpc.ErrorInfo` (domain
+    `visionstudio`, a `reason` such as `INVALID_ARGUMENT`, `API_KEY_INVALID`,
+    `CONTENT_POLICY_VIOLATION`, `RATE_LIMITED`), `google.rpc.BadRequest` field
+    violations naming the offending request field (INVALID_ARGUMENT), and
+    `google.rpc.RetryInfo` when waiting helps (RESOURCE_EXHAUSTED).
+
+    Deadlines: the caller's gRPC deadline bounds the whole call, upstream
+    included; a call without one is bounded by the server's
+    `VISIONSTUDIO_MAX_CALL_S` (default 900 s). Messages are limited to 64 MiB
+    each way by default (`VISIONSTUDIO_MAX_MESSAGE_BYTES`).
     """
 
     @staticmethod

@@ -32,37 +32,105 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class ImageServiceStub:
-    """Generates, edits and inpaints images. Every RPC streams `ImageEvent`s."""
+    """Generates, edits and inpaints images. Every RPC streams `ImageEvent`s:
+    `accepted` first, one `image` per finished image, `summary` last.
+
+    Authentication: every call needs the metadata entry `x-api-key` (one of the
+    server's `VISIONSTUDIO_API_KEYS`); without it, or with a wrong one, the call
+    fails with UNAUTHENTICATED before any work starts.
+
+    Errors end the stream with a gRPC status whose `grpc-status-details-bin`
+    trailer is a `google.rpc.Status` carrying `google.rpc.ErrorInfo` (domain
+    `visionstudio`, a `reason` such as `INVALID_ARGUMENT`, `API_KEY_INVALID`,
+    `CONTENT_POLICY_VIOLATION`, `RATE_LIMITED`), `google.rpc.BadRequest` field
+    violations naming the offending request field (INVALID_ARGUMENT), and
+    `google.rpc.RetryInfo` when waiting helps (RESOURCE_EXHAUSTED).
+
+    Deadlines: the caller's gRPC deadline bounds the whole call, upstream
+    included; a call without one is bounded by the server's
+    `VISIONSTUDIO_MAX_CALL_S` (default 900 s). Messages are limited to 64 MiB
+    each way by default (`VISIONSTUDIO_MAX_MESSAGE_BYTES`).
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> ImageServiceAsyncStub: ...
     GenerateImage: _grpc.UnaryStreamMultiCallable[_image_service_pb2.GenerateImageRequest, _image_service_pb2.ImageEvent]
-    """Creates `number_of_images` new images from a text prompt."""
+    """Creates `number_of_images` (1..10, default 1) new images from a text
+    prompt, each with exactly the requested `aspect_ratio` (default 1:1).
+    """
     EditImage: _grpc.UnaryStreamMultiCallable[_image_service_pb2.EditImageRequest, _image_service_pb2.ImageEvent]
-    """Transforms an existing image according to a prompt."""
+    """Transforms an existing image according to a prompt. Each of the
+    `number_of_images` results (1..10, default 1) has the requested
+    `aspect_ratio`, by default the listed ratio closest to the input's.
+    """
     Inpaint: _grpc.UnaryStreamMultiCallable[_image_service_pb2.InpaintRequest, _image_service_pb2.ImageEvent]
     """Repaints the masked area of an image (or a new border around it) and
-    returns the rest of the image unchanged.
+    returns the rest of the image unchanged. Results have the input image's
+    size (with a mask) or the input grown by the border on every side
+    (`inpaint_border_only`).
     """
 
 @_typing.type_check_only
 class ImageServiceAsyncStub(ImageServiceStub):
-    """Generates, edits and inpaints images. Every RPC streams `ImageEvent`s."""
+    """Generates, edits and inpaints images. Every RPC streams `ImageEvent`s:
+    `accepted` first, one `image` per finished image, `summary` last.
+
+    Authentication: every call needs the metadata entry `x-api-key` (one of the
+    server's `VISIONSTUDIO_API_KEYS`); without it, or with a wrong one, the call
+    fails with UNAUTHENTICATED before any work starts.
+
+    Errors end the stream with a gRPC status whose `grpc-status-details-bin`
+    trailer is a `google.rpc.Status` carrying `google.rpc.ErrorInfo` (domain
+    `visionstudio`, a `reason` such as `INVALID_ARGUMENT`, `API_KEY_INVALID`,
+    `CONTENT_POLICY_VIOLATION`, `RATE_LIMITED`), `google.rpc.BadRequest` field
+    violations naming the offending request field (INVALID_ARGUMENT), and
+    `google.rpc.RetryInfo` when waiting helps (RESOURCE_EXHAUSTED).
+
+    Deadlines: the caller's gRPC deadline bounds the whole call, upstream
+    included; a call without one is bounded by the server's
+    `VISIONSTUDIO_MAX_CALL_S` (default 900 s). Messages are limited to 64 MiB
+    each way by default (`VISIONSTUDIO_MAX_MESSAGE_BYTES`).
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     GenerateImage: _aio.UnaryStreamMultiCallable[_image_service_pb2.GenerateImageRequest, _image_service_pb2.ImageEvent]  # type: ignore[assignment]
-    """Creates `number_of_images` new images from a text prompt."""
+    """Creates `number_of_images` (1..10, default 1) new images from a text
+    prompt, each with exactly the requested `aspect_ratio` (default 1:1).
+    """
     EditImage: _aio.UnaryStreamMultiCallable[_image_service_pb2.EditImageRequest, _image_service_pb2.ImageEvent]  # type: ignore[assignment]
-    """Transforms an existing image according to a prompt."""
+    """Transforms an existing image according to a prompt. Each of the
+    `number_of_images` results (1..10, default 1) has the requested
+    `aspect_ratio`, by default the listed ratio closest to the input's.
+    """
     Inpaint: _aio.UnaryStreamMultiCallable[_image_service_pb2.InpaintRequest, _image_service_pb2.ImageEvent]  # type: ignore[assignment]
     """Repaints the masked area of an image (or a new border around it) and
-    returns the rest of the image unchanged.
+    returns the rest of the image unchanged. Results have the input image's
+    size (with a mask) or the input grown by the border on every side
+    (`inpaint_border_only`).
     """
 
 class ImageServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Generates, edits and inpaints images. Every RPC streams `ImageEvent`s."""
+    """Generates, edits and inpaints images. Every RPC streams `ImageEvent`s:
+    `accepted` first, one `image` per finished image, `summary` last.
+
+    Authentication: every call needs the metadata entry `x-api-key` (one of the
+    server's `VISIONSTUDIO_API_KEYS`); without it, or with a wrong one, the call
+    fails with UNAUTHENTICATED before any work starts.
+
+    Errors end the stream with a gRPC status whose `grpc-status-details-bin`
+    trailer is a `google.rpc.Status` carrying `google.rpc.ErrorInfo` (domain
+    `visionstudio`, a `reason` such as `INVALID_ARGUMENT`, `API_KEY_INVALID`,
+    `CONTENT_POLICY_VIOLATION`, `RATE_LIMITED`), `google.rpc.BadRequest` field
+    violations naming the offending request field (INVALID_ARGUMENT), and
+    `google.rpc.RetryInfo` when waiting helps (RESOURCE_EXHAUSTED).
+
+    Deadlines: the caller's gRPC deadline bounds the whole call, upstream
+    included; a call without one is bounded by the server's
+    `VISIONSTUDIO_MAX_CALL_S` (default 900 s). Messages are limited to 64 MiB
+    each way by default (`VISIONSTUDIO_MAX_MESSAGE_BYTES`).
+    """
 
     @_abc_1.abstractmethod
     def GenerateImage(
@@ -70,7 +138,9 @@ class ImageServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _image_service_pb2.GenerateImageRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_image_service_pb2.ImageEvent], _abc.AsyncIterator[_image_service_pb2.ImageEvent]]:
-        """Creates `number_of_images` new images from a text prompt."""
+        """Creates `number_of_images` (1..10, default 1) new images from a text
+        prompt, each with exactly the requested `aspect_ratio` (default 1:1).
+        """
 
     @_abc_1.abstractmethod
     def EditImage(
@@ -78,7 +148,10 @@ class ImageServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _image_service_pb2.EditImageRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_image_service_pb2.ImageEvent], _abc.AsyncIterator[_image_service_pb2.ImageEvent]]:
-        """Transforms an existing image according to a prompt."""
+        """Transforms an existing image according to a prompt. Each of the
+        `number_of_images` results (1..10, default 1) has the requested
+        `aspect_ratio`, by default the listed ratio closest to the input's.
+        """
 
     @_abc_1.abstractmethod
     def Inpaint(
@@ -87,7 +160,9 @@ class ImageServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_image_service_pb2.ImageEvent], _abc.AsyncIterator[_image_service_pb2.ImageEvent]]:
         """Repaints the masked area of an image (or a new border around it) and
-        returns the rest of the image unchanged.
+        returns the rest of the image unchanged. Results have the input image's
+        size (with a mask) or the input grown by the border on every side
+        (`inpaint_border_only`).
         """
 
 def add_ImageServiceServicer_to_server(servicer: ImageServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
