@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 from dataclasses import dataclass
 
 import grpc
@@ -14,6 +15,7 @@ from grpc_reflection.v1alpha import reflection
 from visionstudio.image.v1 import image_service_pb2, image_service_pb2_grpc
 from visionstudio.server.auth import ApiKeys
 from visionstudio.server.grpc_service import ImageService
+from visionstudio.server.health import ProviderHealth
 from visionstudio.server.http_app import HttpApp
 from visionstudio.server.interceptors import ServiceInterceptor
 from visionstudio.server.limits import Admission
@@ -39,6 +41,7 @@ class RunningService:
     http_port: int
     base_url: str
     health: health.aio.HealthServicer
+    provider_health: ProviderHealth
     provider: ImageProvider
     fetcher: Fetcher
     jobs: SqliteJobStore
@@ -46,11 +49,28 @@ class RunningService:
     async def stop(self, grace_s: float) -> None:
         """Stops taking calls, lets in-flight streams finish within `grace_s`, then closes."""
         await self.health.enter_graceful_shutdown()
+        await self.provider_health.stop()
         await self.grpc_server.stop(grace_s)
         await self.http_runner.cleanup()
         await self.provider.close()
         await self.fetcher.close()
         await self.jobs.close()
+
+
+@dataclass(frozen=True)
+class _Tls:
+    grpc: grpc.ServerCredentials
+    http: ssl.SSLContext
+
+
+def _tls(settings: Settings) -> _Tls | None:
+    if settings.tls_cert_file is None or settings.tls_key_file is None:
+        return None
+    cert = settings.tls_cert_file.read_bytes()
+    key = settings.tls_key_file.read_bytes()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.tls_cert_file, settings.tls_key_file)
+    return _Tls(grpc=grpc.ssl_server_credentials([(key, cert)]), http=context)
 
 
 async def start(
@@ -79,13 +99,9 @@ async def start(
     # The HTTP socket is bound first: image URLs name its port, and port 0 picks a free one.
     http_socket = socket.create_server((settings.host, settings.http_port))
     http_port = int(http_socket.getsockname()[1])
-    base_url = (settings.public_url or f"http://localhost:{http_port}").rstrip("/")
+    scheme = "https" if settings.tls_cert_file else "http"
+    base_url = (settings.public_url or f"{scheme}://localhost:{http_port}").rstrip("/")
     signer = UrlSigner(signing_key, base_url, settings.url_ttl_s)
-    http = HttpApp(keys=keys, signer=signer, blobs=blobs, jobs=jobs)
-    http_runner = web.AppRunner(http.build(), access_log=None)
-    await http_runner.setup()
-    await web.SockSite(http_runner, http_socket).start()
-
     studio = ImageStudio(
         provider=provider,
         prep=Prep(fetcher, max_pixels=settings.max_input_pixels),
@@ -96,6 +112,22 @@ async def start(
         admission=Admission(limits(settings)),
         metrics=metrics,
     )
+    http = HttpApp(
+        keys=keys,
+        signer=signer,
+        blobs=blobs,
+        jobs=jobs,
+        studio=studio,
+        max_call_s=settings.max_call_s,
+        max_input_bytes=settings.max_input_bytes,
+        metrics=metrics,
+        readiness=lambda: provider_health.reachable,
+    )
+    # handler_cancellation: an HTTP caller hanging up cancels its job, as a cancelled RPC does.
+    http_runner = web.AppRunner(http.build(), access_log=None, handler_cancellation=True)
+    await http_runner.setup()
+    tls = _tls(settings)
+    await web.SockSite(http_runner, http_socket, ssl_context=tls.http if tls else None).start()
     server = grpc.aio.server(
         interceptors=[ServiceInterceptor(keys, metrics)],
         options=[
@@ -112,15 +144,21 @@ async def start(
         ImageService(studio, max_call_s=settings.max_call_s), server
     )
     health_servicer = health.aio.HealthServicer()
+    provider_health = ProviderHealth(
+        provider, health_servicer, SERVICE_NAME, settings.health_probe_interval_s
+    )
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    grpc_port = server.add_insecure_port(f"{settings.host}:{settings.grpc_port}")
+    address = f"{settings.host}:{settings.grpc_port}"
+    grpc_port = (
+        server.add_secure_port(address, tls.grpc) if tls else server.add_insecure_port(address)
+    )
     await server.start()
-    for name in ("", SERVICE_NAME):
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    http.ready = True
+    await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    await provider_health.check()
+    provider_health.start()
     log.info("gRPC on port %d, HTTP on %s, model %s", grpc_port, base_url, provider.rules.model)
     return RunningService(
         grpc_server=server,
@@ -129,6 +167,7 @@ async def start(
         http_port=http_port,
         base_url=base_url,
         health=health_servicer,
+        provider_health=provider_health,
         provider=provider,
         fetcher=fetcher,
         jobs=jobs,

@@ -1,25 +1,26 @@
-"""The HTTP side of the service: stored images behind signed URLs, and health probes."""
+"""The HTTP side of the service: the reference API's JSON routes, stored images behind signed
+URLs, and health probes."""
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from aiohttp import web
 
+from visionstudio.server import json_api
 from visionstudio.server.auth import API_KEY_HEADER, ApiKeys
-from visionstudio.server.errors import NotFound, ServiceError, Unauthenticated
-from visionstudio.server.status import http_status
+from visionstudio.server.errors import Internal, NotFound, ServiceError, Unauthenticated
+from visionstudio.server.http_api import Handler, JsonApi, error_response
+from visionstudio.server.metrics import Metrics
 from visionstudio.server.store import BlobStore, JobStore
+from visionstudio.server.studio import ImageStudio
 from visionstudio.server.urls import IMAGE_ROUTE, UrlSigner
 
+log = logging.getLogger(__name__)
+
 _NAME = re.compile(r"^([A-Za-z0-9_-]{22})\.(png|jpeg|webp)$")
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _error(error: ServiceError) -> web.Response:
-    body = {"success": False, "message": error.message, "error": {"reason": error.reason}}
-    return web.json_response(body, status=http_status(error))
 
 
 @web.middleware
@@ -27,30 +28,59 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except ServiceError as error:
-        return _error(error)
+        return error_response(error)
+    except web.HTTPException:
+        raise  # aiohttp's own answers (unknown route, wrong method)
+    except Exception:
+        # Never a traceback to the caller: the details go to the log only.
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return error_response(Internal("internal error"))
 
 
 class HttpApp:
-    def __init__(self, *, keys: ApiKeys, signer: UrlSigner, blobs: BlobStore, jobs: JobStore):
+    def __init__(
+        self,
+        *,
+        keys: ApiKeys,
+        signer: UrlSigner,
+        blobs: BlobStore,
+        jobs: JobStore,
+        studio: ImageStudio,
+        max_call_s: float,
+        max_input_bytes: int,
+        metrics: Metrics,
+        readiness: Callable[[], bool],
+    ):
         self._keys = keys
+        self._metrics = metrics
+        self._readiness = readiness
         self._signer = signer
         self._blobs = blobs
         self._jobs = jobs
-        self.ready = False
+        self._max_body = json_api.max_body_bytes(max_input_bytes)
+        self._api = JsonApi(
+            studio=studio, keys=keys, max_call_s=max_call_s, max_body_bytes=self._max_body
+        )
 
     def build(self) -> web.Application:
-        app = web.Application(middlewares=[_errors])
+        app = web.Application(middlewares=[_errors], client_max_size=self._max_body)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/metrics", self._metrics_page)
         app.router.add_get(IMAGE_ROUTE + "/{name}", self._image)
+        self._api.add_routes(app)
         return app
 
     async def _healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
     async def _readyz(self, request: web.Request) -> web.Response:
-        status = 200 if self.ready else 503
-        return web.json_response({"ready": self.ready}, status=status)
+        ready = self._readiness()
+        return web.json_response({"ready": ready}, status=200 if ready else 503)
+
+    async def _metrics_page(self, request: web.Request) -> web.Response:
+        self._keys.authenticate(request.headers.get(API_KEY_HEADER))
+        return web.Response(body=self._metrics.render(), content_type="text/plain")
 
     async def _image(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
@@ -60,9 +90,12 @@ class HttpApp:
         if not signed:
             if API_KEY_HEADER not in request.headers and "sig" in query:
                 raise Unauthenticated("the image URL's signature is invalid or expired")
-            self._keys.authenticate(request.headers.get(API_KEY_HEADER))
+            caller = self._keys.authenticate(request.headers.get(API_KEY_HEADER))
         match = _NAME.match(name)
         record = await self._jobs.get_image(match.group(1)) if match else None
+        # With a key (and no signature) a caller reads only the images of its own jobs.
+        if record is not None and not signed and record.caller != caller:
+            record = None
         data = await self._blobs.get(record.blob_key) if record else None
         if record is None or data is None:
             raise NotFound("no such image")

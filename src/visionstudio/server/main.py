@@ -16,7 +16,7 @@ from visionstudio.server.app import start
 from visionstudio.server.auth import ApiKeys, dev_key
 from visionstudio.server.metrics import Metrics
 from visionstudio.server.provider.openai_provider import OpenAIProvider
-from visionstudio.server.settings import Settings, retry_policy
+from visionstudio.server.settings import Settings, client_keys, retry_policy
 
 log = logging.getLogger("visionstudio.server")
 
@@ -35,7 +35,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument(
-        "--log-format", choices=("json", "text"), default="json", help="json: one object a line"
+        "--log-format", choices=("json", "text"), help="json (default): one object a line"
     )
     return parser.parse_args(argv)
 
@@ -55,8 +55,6 @@ async def _serve(
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    logs.configure(args.log_level, args.log_format)
-    metrics = Metrics()
     overrides = {
         name: value
         for name, value in (
@@ -64,11 +62,18 @@ def main(argv: list[str] | None = None) -> int:
             ("http_port", args.http_port),
             ("data_dir", args.data_dir),
             ("host", args.host),
+            ("log_format", args.log_format),
         )
         if value is not None
     }
     settings = Settings(**overrides)
-    keys = [k.get_secret_value() for k in settings.api_keys]
+    logs.configure(args.log_level, settings.log_format)
+    metrics = Metrics()
+    try:
+        keys = client_keys(settings)
+    except OSError as exc:
+        log.critical("refusing to start: cannot read VISIONSTUDIO_API_KEYS_FILE: %s", exc)
+        return 2
     if not keys and args.dev_key:
         path = settings.data_dir / "dev-api-key"
         keys = [dev_key(path)]

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VISIONSTUDIO_", extra="ignore")
 
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    # A file with one client key per line (# comments allowed), read as well as api_keys.
+    api_keys_file: Path | None = None
     grpc_port: int = 50051
     http_port: int = 8527
     host: str = "0.0.0.0"
@@ -66,8 +68,24 @@ class Settings(BaseSettings):
     # Bounds a call when the caller sets no gRPC deadline.
     max_call_s: float = 900.0
     shutdown_grace_s: float = 30.0
+    # How often the provider's reachability is probed for readiness (grpc health, /readyz).
+    health_probe_interval_s: float = 30.0
+    # PEM files; when both are set, gRPC and HTTP serve TLS only.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    log_format: str = "json"
 
     _split_lists = field_validator("api_keys", "url_allowlist", mode="before")(_split_csv)
+
+
+def client_keys(settings: Settings) -> list[str]:
+    keys = [k.get_secret_value() for k in settings.api_keys]
+    if settings.api_keys_file is not None:
+        for line in settings.api_keys_file.read_text().splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                keys.append(line)
+    return keys
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from visionstudio.server.errors import InvalidArgument, ServiceError
+from visionstudio.server.errors import InvalidArgument, ProviderMisconfigured, ServiceError
 
 ERROR_DOMAIN = "visionstudio"
 
@@ -58,4 +60,15 @@ _HTTP_STATUS = {
 
 
 def http_status(error: ServiceError) -> int:
+    # INTERNAL over gRPC (the caller cannot fix it), but over HTTP the conventional answer for
+    # an upstream that refuses this service's own key or model is a bad gateway.
+    if isinstance(error, ProviderMisconfigured):
+        return 502
     return _HTTP_STATUS.get(error.code, 500)
+
+
+def http_headers(error: ServiceError) -> dict[str, str]:
+    """Headers an HTTP error answer carries besides its body: Retry-After when waiting helps."""
+    if error.retry_after_s is None:
+        return {}
+    return {"Retry-After": str(max(0, math.ceil(error.retry_after_s)))}

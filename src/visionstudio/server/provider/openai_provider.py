@@ -137,6 +137,18 @@ class OpenAIProvider:
             )
         return RenderedImage(data=data, usage=usage)
 
+    async def reachable(self) -> bool:
+        # A TCP connection is enough to know the endpoint is there, and costs no quota.
+        url = self._client.base_url
+        port = url.port or (443 if url.scheme == "https" else 80)
+        try:
+            async with asyncio.timeout(5.0):
+                _, writer = await asyncio.open_connection(url.host, port)
+        except (OSError, TimeoutError):
+            return False
+        writer.close()
+        return True
+
     async def close(self) -> None:
         await self._client.close()
 

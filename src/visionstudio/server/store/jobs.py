@@ -51,6 +51,8 @@ class ImageRecord:
     width: int
     height: int
     size_bytes: int
+    # The key id of the job's caller (filled when read back).
+    caller: str | None = None
 
 
 @dataclass
@@ -167,8 +169,8 @@ class SqliteJobStore:
 
     async def get_image(self, image_id: str) -> ImageRecord | None:
         async with self._db.execute(
-            "SELECT id, job_id, idx, blob_key, mime_type, width, height, size_bytes"
-            " FROM images WHERE id = ?",
+            "SELECT images.id, job_id, idx, blob_key, mime_type, width, height, size_bytes,"
+            " jobs.caller FROM images JOIN jobs ON jobs.id = images.job_id WHERE images.id = ?",
             (image_id,),
         ) as cur:
             row = await cur.fetchone()
