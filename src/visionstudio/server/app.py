@@ -111,6 +111,7 @@ async def start(
         max_input_bytes=settings.max_input_bytes,
         admission=Admission(limits(settings)),
         metrics=metrics,
+        progress_interval_s=settings.progress_interval_s,
     )
     http = HttpApp(
         keys=keys,

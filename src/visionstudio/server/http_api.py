@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
@@ -20,7 +21,14 @@ from visionstudio.server.auth import API_KEY_HEADER, ApiKeys
 from visionstudio.server.errors import Internal, InvalidArgument, ServiceError
 from visionstudio.server.json_api import EVENT_STREAM, Endpoint
 from visionstudio.server.status import http_headers, http_status
-from visionstudio.server.studio import Accepted, Finished, ImageReady, ImageStudio, JobEvent
+from visionstudio.server.studio import (
+    Accepted,
+    Finished,
+    ImageReady,
+    ImageStudio,
+    JobEvent,
+    Progress,
+)
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +141,7 @@ class JsonApi:
                     accepted = event
                 elif isinstance(event, ImageReady):
                     images.append(event)
-                else:
+                elif isinstance(event, Finished):
                     assert accepted is not None
                     return web.json_response(json_api.success_json(accepted, images, event))
         except ServiceError as error:
@@ -180,6 +188,8 @@ async def _as_events(
                 yield "image", json_api.image_json(event)
             elif isinstance(event, Finished):
                 yield "summary", json_api.summary_json(event)
+            elif isinstance(event, Progress):
+                yield "progress", dataclasses.asdict(event)
     except ServiceError as error:
         yield "error", json_api.error_json(error, accepted, images)
     except Exception:

@@ -16,7 +16,7 @@ from visionstudio.server.spec import (
     Quality,
     Usage,
 )
-from visionstudio.server.studio import Accepted, Finished, ImageReady, JobEvent
+from visionstudio.server.studio import Accepted, ImageReady, JobEvent, Preview, Progress
 
 _RATIOS: dict[int, AspectRatio] = {
     pb.ASPECT_RATIO_1_1: AspectRatio.SQUARE,
@@ -88,6 +88,7 @@ def generate_spec(req: pb.GenerateImageRequest) -> JobSpec:
         background=_enum(_BACKGROUNDS, req.background, "background"),
         output_format=_enum(_FORMATS, req.output_format, "output_format"),
         include_data=req.include_data,
+        partial_images=req.partial_images,
     )
 
 
@@ -102,6 +103,7 @@ def edit_spec(req: pb.EditImageRequest) -> JobSpec:
         output_format=_enum(_FORMATS, req.output_format, "output_format"),
         include_data=req.include_data,
         image=_source(req, req.WhichOneof("image")),
+        partial_images=req.partial_images,
     )
 
 
@@ -150,7 +152,23 @@ def to_event(event: JobEvent) -> pb.ImageEvent:
                 size_bytes=event.size_bytes,
             )
         )
-    assert isinstance(event, Finished)
+    if isinstance(event, Progress):
+        return pb.ImageEvent(
+            progress=pb.Progress(
+                images_done=event.images_done,
+                images_total=event.images_total,
+                elapsed_ms=event.elapsed_ms,
+            )
+        )
+    if isinstance(event, Preview):
+        return pb.ImageEvent(
+            preview=pb.Preview(
+                index=event.index,
+                partial_image_index=event.partial_image_index,
+                data=event.data,
+                mime_type=event.mime_type,
+            )
+        )
     return pb.ImageEvent(
         summary=pb.JobSummary(
             job_id=event.job_id,

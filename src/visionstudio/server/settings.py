@@ -67,6 +67,8 @@ class Settings(BaseSettings):
 
     # Bounds a call when the caller sets no gRPC deadline.
     max_call_s: float = 900.0
+    # A stream with nothing else to send gets a progress event this often.
+    progress_interval_s: float = 10.0
     shutdown_grace_s: float = 30.0
     # How often the provider's reachability is probed for readiness (grpc health, /readyz).
     health_probe_interval_s: float = 30.0

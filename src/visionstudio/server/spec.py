@@ -80,6 +80,7 @@ class ImageSource:
 
 MAX_PROMPT_CHARS = 32000
 MAX_IMAGES = 10
+MAX_PARTIAL_IMAGES = 3
 BORDER_RANGE = (0.01, 0.5)
 
 
@@ -97,6 +98,7 @@ class JobSpec:
     mask: ImageSource | None = None
     inpaint_border_only: bool = False
     border_percentage: float = 0.0
+    partial_images: int = 0
 
     def params(self) -> dict[str, Any]:
         """The request as stored with the job: everything but image bytes."""
@@ -120,6 +122,7 @@ class JobSpec:
             "mask": source(self.mask),
             "inpaint_border_only": self.inpaint_border_only,
             "border_percentage": self.border_percentage,
+            "partial_images": self.partial_images,
         }
 
 

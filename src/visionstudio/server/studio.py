@@ -54,7 +54,22 @@ class Finished:
     elapsed_ms: int
 
 
-JobEvent = Accepted | ImageReady | Finished
+@dataclass(frozen=True)
+class Progress:
+    images_done: int
+    images_total: int
+    elapsed_ms: int
+
+
+@dataclass(frozen=True)
+class Preview:
+    index: int
+    partial_image_index: int
+    mime_type: str
+    data: bytes = field(repr=False)
+
+
+JobEvent = Accepted | ImageReady | Finished | Progress | Preview
 
 
 class ImageStudio:
@@ -69,6 +84,7 @@ class ImageStudio:
         max_input_bytes: int,
         admission: Admission,
         metrics: Metrics,
+        progress_interval_s: float = 10.0,
     ) -> None:
         self._provider = provider
         self._prep = prep
@@ -78,6 +94,7 @@ class ImageStudio:
         self._max_input_bytes = max_input_bytes
         self._admission = admission
         self._metrics = metrics
+        self._progress_interval_s = progress_interval_s
         metrics.in_flight.set_function(lambda: admission.in_flight)
         metrics.queued.set_function(lambda: admission.queued)
 
@@ -126,10 +143,13 @@ class ImageStudio:
         )
         yield Accepted(job_id=job_id, number_of_images=n, model=model)
 
-        tasks = {
-            asyncio.create_task(self._one(job_id, i, spec, plan, ticket, deadline)): i
-            for i in range(n)
-        }
+        # Finished image tasks and previews arrive on one queue, in the order they happen.
+        arrivals: asyncio.Queue[asyncio.Task[tuple[ImageReady, Usage]] | Preview] = asyncio.Queue()
+        tasks: dict[asyncio.Task[tuple[ImageReady, Usage]], int] = {}
+        for i in range(n):
+            task = asyncio.create_task(self._one(job_id, i, spec, plan, ticket, deadline, arrivals))
+            task.add_done_callback(arrivals.put_nowait)
+            tasks[task] = i
         usage = Usage()
         delivered = 0
         failures: list[tuple[int, ServiceError]] = []
@@ -137,23 +157,32 @@ class ImageStudio:
         try:
             pending = set(tasks)
             while pending:
-                done, pending = await asyncio.wait(
-                    pending,
-                    timeout=max(0.0, deadline - time.monotonic()),
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                if not done:
-                    failures.extend((tasks[t], _deadline_error()) for t in pending)
-                    break
-                for task in sorted(done, key=tasks.__getitem__):
-                    error = task.exception()
-                    if error is not None:
-                        failures.append((tasks[task], _as_service_error(error)))
-                        continue
-                    ready, used = task.result()
-                    usage += used
-                    delivered += 1
-                    yield ready
+                now = time.monotonic()
+                wait = min(deadline - now, self._progress_interval_s)
+                try:
+                    async with asyncio.timeout(max(0.0, wait)):
+                        arrival = await arrivals.get()
+                except TimeoutError:
+                    if time.monotonic() >= deadline:
+                        failures.extend((tasks[t], _deadline_error()) for t in pending)
+                        break
+                    done = n - len(pending)
+                    yield Progress(done, n, int((time.monotonic() - started) * 1000))
+                    continue
+                if isinstance(arrival, Preview):
+                    yield arrival
+                    continue
+                pending.discard(arrival)
+                if arrival.cancelled():
+                    continue
+                error = arrival.exception()
+                if error is not None:
+                    failures.append((tasks[arrival], _as_service_error(error)))
+                    continue
+                ready, used = arrival.result()
+                usage += used
+                delivered += 1
+                yield ready
             status = "succeeded" if not failures else ("partial" if delivered else "failed")
         finally:
             for task in tasks:
@@ -179,8 +208,19 @@ class ImageStudio:
         )
 
     async def _one(
-        self, job_id: str, index: int, spec: JobSpec, plan: Plan, ticket: Ticket, deadline: float
+        self,
+        job_id: str,
+        index: int,
+        spec: JobSpec,
+        plan: Plan,
+        ticket: Ticket,
+        deadline: float,
+        previews: asyncio.Queue[asyncio.Task[tuple[ImageReady, Usage]] | Preview],
     ) -> tuple[ImageReady, Usage]:
+        async def on_partial(number: int, data: bytes) -> None:
+            mime = spec.output_format.mime_type
+            previews.put_nowait(Preview(index, number, mime, data))
+
         async with ticket.slot():
             # The time spent waiting for a slot counts against the caller's deadline.
             request = RenderRequest(
@@ -192,8 +232,9 @@ class ImageStudio:
                 image=plan.image,
                 mask=plan.mask,
                 timeout_s=max(0.001, deadline - time.monotonic()),
+                partial_images=spec.partial_images,
             )
-            rendered = await self._provider.render(request)
+            rendered = await self._provider.render(request, on_partial)
         final = await asyncio.to_thread(plan.finish, rendered.data)
         image_id = new_id()
         name = f"{image_id}.{final.mime_type.split('/')[1]}"

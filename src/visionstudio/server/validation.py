@@ -8,6 +8,7 @@ from visionstudio.server.errors import InvalidArgument
 from visionstudio.server.spec import (
     BORDER_RANGE,
     MAX_IMAGES,
+    MAX_PARTIAL_IMAGES,
     MAX_PROMPT_CHARS,
     Background,
     ImageSource,
@@ -42,6 +43,8 @@ def validate(spec: JobSpec, *, max_input_bytes: int) -> JobSpec:
         )
     if not 1 <= spec.number_of_images <= MAX_IMAGES:
         raise InvalidArgument("number_of_images", f"must be between 1 and {MAX_IMAGES}")
+    if not 0 <= spec.partial_images <= MAX_PARTIAL_IMAGES:
+        raise InvalidArgument("partial_images", f"must be between 0 and {MAX_PARTIAL_IMAGES}")
     if spec.background is Background.TRANSPARENT and not spec.output_format.has_alpha:
         raise InvalidArgument(
             "output_format", "a transparent background needs PNG or WebP output, not JPEG"

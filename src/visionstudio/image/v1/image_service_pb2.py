@@ -24,37 +24,41 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)visionstudio/image/v1/image_service.proto\x12\x15visionstudio.image.v1\"\xb4\x02\n\x14GenerateImageRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x18\n\x10number_of_images\x18\x02 \x01(\x05\x12\x38\n\x0c\x61spect_ratio\x18\x03 \x01(\x0e\x32\".visionstudio.image.v1.AspectRatio\x12/\n\x07quality\x18\x04 \x01(\x0e\x32\x1e.visionstudio.image.v1.Quality\x12\x35\n\nbackground\x18\x05 \x01(\x0e\x32!.visionstudio.image.v1.Background\x12\x14\n\x0cinclude_data\x18\x06 \x01(\x08\x12:\n\routput_format\x18\x07 \x01(\x0e\x32#.visionstudio.image.v1.OutputFormat\"\xe4\x02\n\x10\x45\x64itImageRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x13\n\timage_url\x18\x02 \x01(\tH\x00\x12\x14\n\nimage_file\x18\x03 \x01(\x0cH\x00\x12\x18\n\x10number_of_images\x18\x04 \x01(\x05\x12\x38\n\x0c\x61spect_ratio\x18\x05 \x01(\x0e\x32\".visionstudio.image.v1.AspectRatio\x12/\n\x07quality\x18\x06 \x01(\x0e\x32\x1e.visionstudio.image.v1.Quality\x12\x35\n\nbackground\x18\x07 \x01(\x0e\x32!.visionstudio.image.v1.Background\x12\x14\n\x0cinclude_data\x18\x08 \x01(\x08\x12:\n\routput_format\x18\t \x01(\x0e\x32#.visionstudio.image.v1.OutputFormatB\x07\n\x05image\"\xda\x02\n\x0eInpaintRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x13\n\timage_url\x18\x02 \x01(\tH\x00\x12\x14\n\nimage_file\x18\x03 \x01(\x0cH\x00\x12\x12\n\x08mask_url\x18\x04 \x01(\tH\x01\x12\x13\n\tmask_file\x18\x05 \x01(\x0cH\x01\x12\x1b\n\x13inpaint_border_only\x18\x06 \x01(\x08\x12\x19\n\x11\x62order_percentage\x18\x07 \x01(\x02\x12\x18\n\x10number_of_images\x18\x08 \x01(\x05\x12/\n\x07quality\x18\t \x01(\x0e\x32\x1e.visionstudio.image.v1.Quality\x12\x14\n\x0cinclude_data\x18\n \x01(\x08\x12:\n\routput_format\x18\x0b \x01(\x0e\x32#.visionstudio.image.v1.OutputFormatB\x07\n\x05imageB\x06\n\x04mask\"\xb2\x01\n\nImageEvent\x12\x36\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x0b\x32\".visionstudio.image.v1.JobAcceptedH\x00\x12-\n\x05image\x18\x02 \x01(\x0b\x32\x1c.visionstudio.image.v1.ImageH\x00\x12\x34\n\x07summary\x18\x03 \x01(\x0b\x32!.visionstudio.image.v1.JobSummaryH\x00\x42\x07\n\x05\x65vent\"F\n\x0bJobAccepted\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x18\n\x10number_of_images\x18\x02 \x01(\x05\x12\r\n\x05model\x18\x03 \x01(\t\"\x89\x01\n\x05Image\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x11\n\tmime_type\x18\x04 \x01(\t\x12\r\n\x05width\x18\x05 \x01(\x05\x12\x0e\n\x06height\x18\x06 \x01(\x05\x12\x10\n\x08image_id\x18\x07 \x01(\t\x12\x12\n\nsize_bytes\x18\x08 \x01(\x03\"w\n\nJobSummary\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12+\n\x05usage\x18\x02 \x01(\x0b\x32\x1c.visionstudio.image.v1.Usage\x12\x18\n\x10images_delivered\x18\x03 \x01(\x05\x12\x12\n\nelapsed_ms\x18\x04 \x01(\x03\"\x81\x01\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\x12\x19\n\x11input_text_tokens\x18\x02 \x01(\x03\x12\x1a\n\x12input_image_tokens\x18\x03 \x01(\x03\x12\x15\n\routput_tokens\x18\x04 \x01(\x03\x12\x14\n\x0ctotal_tokens\x18\x05 \x01(\x03*\xc7\x01\n\x0b\x41spectRatio\x12\x1c\n\x18\x41SPECT_RATIO_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41SPECT_RATIO_1_1\x10\x01\x12\x14\n\x10\x41SPECT_RATIO_2_3\x10\x02\x12\x14\n\x10\x41SPECT_RATIO_3_2\x10\x03\x12\x14\n\x10\x41SPECT_RATIO_3_4\x10\x04\x12\x14\n\x10\x41SPECT_RATIO_4_3\x10\x05\x12\x15\n\x11\x41SPECT_RATIO_9_16\x10\x06\x12\x15\n\x11\x41SPECT_RATIO_16_9\x10\x07*k\n\x07Quality\x12\x17\n\x13QUALITY_UNSPECIFIED\x10\x00\x12\x10\n\x0cQUALITY_AUTO\x10\x01\x12\x0f\n\x0bQUALITY_LOW\x10\x02\x12\x12\n\x0eQUALITY_MEDIUM\x10\x03\x12\x10\n\x0cQUALITY_HIGH\x10\x04*p\n\nBackground\x12\x1a\n\x16\x42\x41\x43KGROUND_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x42\x41\x43KGROUND_AUTO\x10\x01\x12\x1a\n\x16\x42\x41\x43KGROUND_TRANSPARENT\x10\x02\x12\x15\n\x11\x42\x41\x43KGROUND_OPAQUE\x10\x03*t\n\x0cOutputFormat\x12\x1d\n\x19OUTPUT_FORMAT_UNSPECIFIED\x10\x00\x12\x15\n\x11OUTPUT_FORMAT_PNG\x10\x01\x12\x16\n\x12OUTPUT_FORMAT_JPEG\x10\x02\x12\x16\n\x12OUTPUT_FORMAT_WEBP\x10\x03\x32\xa3\x02\n\x0cImageService\x12\x61\n\rGenerateImage\x12+.visionstudio.image.v1.GenerateImageRequest\x1a!.visionstudio.image.v1.ImageEvent0\x01\x12Y\n\tEditImage\x12\'.visionstudio.image.v1.EditImageRequest\x1a!.visionstudio.image.v1.ImageEvent0\x01\x12U\n\x07Inpaint\x12%.visionstudio.image.v1.InpaintRequest\x1a!.visionstudio.image.v1.ImageEvent0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)visionstudio/image/v1/image_service.proto\x12\x15visionstudio.image.v1\"\xcc\x02\n\x14GenerateImageRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x18\n\x10number_of_images\x18\x02 \x01(\x05\x12\x38\n\x0c\x61spect_ratio\x18\x03 \x01(\x0e\x32\".visionstudio.image.v1.AspectRatio\x12/\n\x07quality\x18\x04 \x01(\x0e\x32\x1e.visionstudio.image.v1.Quality\x12\x35\n\nbackground\x18\x05 \x01(\x0e\x32!.visionstudio.image.v1.Background\x12\x14\n\x0cinclude_data\x18\x06 \x01(\x08\x12:\n\routput_format\x18\x07 \x01(\x0e\x32#.visionstudio.image.v1.OutputFormat\x12\x16\n\x0epartial_images\x18\x08 \x01(\x05\"\xfc\x02\n\x10\x45\x64itImageRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x13\n\timage_url\x18\x02 \x01(\tH\x00\x12\x14\n\nimage_file\x18\x03 \x01(\x0cH\x00\x12\x18\n\x10number_of_images\x18\x04 \x01(\x05\x12\x38\n\x0c\x61spect_ratio\x18\x05 \x01(\x0e\x32\".visionstudio.image.v1.AspectRatio\x12/\n\x07quality\x18\x06 \x01(\x0e\x32\x1e.visionstudio.image.v1.Quality\x12\x35\n\nbackground\x18\x07 \x01(\x0e\x32!.visionstudio.image.v1.Background\x12\x14\n\x0cinclude_data\x18\x08 \x01(\x08\x12:\n\routput_format\x18\t \x01(\x0e\x32#.visionstudio.image.v1.OutputFormat\x12\x16\n\x0epartial_images\x18\n \x01(\x05\x42\x07\n\x05image\"\xda\x02\n\x0eInpaintRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x13\n\timage_url\x18\x02 \x01(\tH\x00\x12\x14\n\nimage_file\x18\x03 \x01(\x0cH\x00\x12\x12\n\x08mask_url\x18\x04 \x01(\tH\x01\x12\x13\n\tmask_file\x18\x05 \x01(\x0cH\x01\x12\x1b\n\x13inpaint_border_only\x18\x06 \x01(\x08\x12\x19\n\x11\x62order_percentage\x18\x07 \x01(\x02\x12\x18\n\x10number_of_images\x18\x08 \x01(\x05\x12/\n\x07quality\x18\t \x01(\x0e\x32\x1e.visionstudio.image.v1.Quality\x12\x14\n\x0cinclude_data\x18\n \x01(\x08\x12:\n\routput_format\x18\x0b \x01(\x0e\x32#.visionstudio.image.v1.OutputFormatB\x07\n\x05imageB\x06\n\x04mask\"\x9a\x02\n\nImageEvent\x12\x36\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x0b\x32\".visionstudio.image.v1.JobAcceptedH\x00\x12-\n\x05image\x18\x02 \x01(\x0b\x32\x1c.visionstudio.image.v1.ImageH\x00\x12\x34\n\x07summary\x18\x03 \x01(\x0b\x32!.visionstudio.image.v1.JobSummaryH\x00\x12\x33\n\x08progress\x18\x04 \x01(\x0b\x32\x1f.visionstudio.image.v1.ProgressH\x00\x12\x31\n\x07preview\x18\x05 \x01(\x0b\x32\x1e.visionstudio.image.v1.PreviewH\x00\x42\x07\n\x05\x65vent\"I\n\x08Progress\x12\x13\n\x0bimages_done\x18\x01 \x01(\x05\x12\x14\n\x0cimages_total\x18\x02 \x01(\x05\x12\x12\n\nelapsed_ms\x18\x03 \x01(\x03\"V\n\x07Preview\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x1b\n\x13partial_image_index\x18\x02 \x01(\x05\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x11\n\tmime_type\x18\x04 \x01(\t\"F\n\x0bJobAccepted\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x18\n\x10number_of_images\x18\x02 \x01(\x05\x12\r\n\x05model\x18\x03 \x01(\t\"\x89\x01\n\x05Image\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x11\n\tmime_type\x18\x04 \x01(\t\x12\r\n\x05width\x18\x05 \x01(\x05\x12\x0e\n\x06height\x18\x06 \x01(\x05\x12\x10\n\x08image_id\x18\x07 \x01(\t\x12\x12\n\nsize_bytes\x18\x08 \x01(\x03\"w\n\nJobSummary\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12+\n\x05usage\x18\x02 \x01(\x0b\x32\x1c.visionstudio.image.v1.Usage\x12\x18\n\x10images_delivered\x18\x03 \x01(\x05\x12\x12\n\nelapsed_ms\x18\x04 \x01(\x03\"\x81\x01\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\x12\x19\n\x11input_text_tokens\x18\x02 \x01(\x03\x12\x1a\n\x12input_image_tokens\x18\x03 \x01(\x03\x12\x15\n\routput_tokens\x18\x04 \x01(\x03\x12\x14\n\x0ctotal_tokens\x18\x05 \x01(\x03*\xc7\x01\n\x0b\x41spectRatio\x12\x1c\n\x18\x41SPECT_RATIO_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41SPECT_RATIO_1_1\x10\x01\x12\x14\n\x10\x41SPECT_RATIO_2_3\x10\x02\x12\x14\n\x10\x41SPECT_RATIO_3_2\x10\x03\x12\x14\n\x10\x41SPECT_RATIO_3_4\x10\x04\x12\x14\n\x10\x41SPECT_RATIO_4_3\x10\x05\x12\x15\n\x11\x41SPECT_RATIO_9_16\x10\x06\x12\x15\n\x11\x41SPECT_RATIO_16_9\x10\x07*k\n\x07Quality\x12\x17\n\x13QUALITY_UNSPECIFIED\x10\x00\x12\x10\n\x0cQUALITY_AUTO\x10\x01\x12\x0f\n\x0bQUALITY_LOW\x10\x02\x12\x12\n\x0eQUALITY_MEDIUM\x10\x03\x12\x10\n\x0cQUALITY_HIGH\x10\x04*p\n\nBackground\x12\x1a\n\x16\x42\x41\x43KGROUND_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x42\x41\x43KGROUND_AUTO\x10\x01\x12\x1a\n\x16\x42\x41\x43KGROUND_TRANSPARENT\x10\x02\x12\x15\n\x11\x42\x41\x43KGROUND_OPAQUE\x10\x03*t\n\x0cOutputFormat\x12\x1d\n\x19OUTPUT_FORMAT_UNSPECIFIED\x10\x00\x12\x15\n\x11OUTPUT_FORMAT_PNG\x10\x01\x12\x16\n\x12OUTPUT_FORMAT_JPEG\x10\x02\x12\x16\n\x12OUTPUT_FORMAT_WEBP\x10\x03\x32\xa3\x02\n\x0cImageService\x12\x61\n\rGenerateImage\x12+.visionstudio.image.v1.GenerateImageRequest\x1a!.visionstudio.image.v1.ImageEvent0\x01\x12Y\n\tEditImage\x12\'.visionstudio.image.v1.EditImageRequest\x1a!.visionstudio.image.v1.ImageEvent0\x01\x12U\n\x07Inpaint\x12%.visionstudio.image.v1.InpaintRequest\x1a!.visionstudio.image.v1.ImageEvent0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'visionstudio.image.v1.image_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ASPECTRATIO']._serialized_start=1734
-  _globals['_ASPECTRATIO']._serialized_end=1933
-  _globals['_QUALITY']._serialized_start=1935
-  _globals['_QUALITY']._serialized_end=2042
-  _globals['_BACKGROUND']._serialized_start=2044
-  _globals['_BACKGROUND']._serialized_end=2156
-  _globals['_OUTPUTFORMAT']._serialized_start=2158
-  _globals['_OUTPUTFORMAT']._serialized_end=2274
+  _globals['_ASPECTRATIO']._serialized_start=2049
+  _globals['_ASPECTRATIO']._serialized_end=2248
+  _globals['_QUALITY']._serialized_start=2250
+  _globals['_QUALITY']._serialized_end=2357
+  _globals['_BACKGROUND']._serialized_start=2359
+  _globals['_BACKGROUND']._serialized_end=2471
+  _globals['_OUTPUTFORMAT']._serialized_start=2473
+  _globals['_OUTPUTFORMAT']._serialized_end=2589
   _globals['_GENERATEIMAGEREQUEST']._serialized_start=69
-  _globals['_GENERATEIMAGEREQUEST']._serialized_end=377
-  _globals['_EDITIMAGEREQUEST']._serialized_start=380
-  _globals['_EDITIMAGEREQUEST']._serialized_end=736
-  _globals['_INPAINTREQUEST']._serialized_start=739
-  _globals['_INPAINTREQUEST']._serialized_end=1085
-  _globals['_IMAGEEVENT']._serialized_start=1088
-  _globals['_IMAGEEVENT']._serialized_end=1266
-  _globals['_JOBACCEPTED']._serialized_start=1268
-  _globals['_JOBACCEPTED']._serialized_end=1338
-  _globals['_IMAGE']._serialized_start=1341
-  _globals['_IMAGE']._serialized_end=1478
-  _globals['_JOBSUMMARY']._serialized_start=1480
-  _globals['_JOBSUMMARY']._serialized_end=1599
-  _globals['_USAGE']._serialized_start=1602
-  _globals['_USAGE']._serialized_end=1731
-  _globals['_IMAGESERVICE']._serialized_start=2277
-  _globals['_IMAGESERVICE']._serialized_end=2568
+  _globals['_GENERATEIMAGEREQUEST']._serialized_end=401
+  _globals['_EDITIMAGEREQUEST']._serialized_start=404
+  _globals['_EDITIMAGEREQUEST']._serialized_end=784
+  _globals['_INPAINTREQUEST']._serialized_start=787
+  _globals['_INPAINTREQUEST']._serialized_end=1133
+  _globals['_IMAGEEVENT']._serialized_start=1136
+  _globals['_IMAGEEVENT']._serialized_end=1418
+  _globals['_PROGRESS']._serialized_start=1420
+  _globals['_PROGRESS']._serialized_end=1493
+  _globals['_PREVIEW']._serialized_start=1495
+  _globals['_PREVIEW']._serialized_end=1581
+  _globals['_JOBACCEPTED']._serialized_start=1583
+  _globals['_JOBACCEPTED']._serialized_end=1653
+  _globals['_IMAGE']._serialized_start=1656
+  _globals['_IMAGE']._serialized_end=1793
+  _globals['_JOBSUMMARY']._serialized_start=1795
+  _globals['_JOBSUMMARY']._serialized_end=1914
+  _globals['_USAGE']._serialized_start=1917
+  _globals['_USAGE']._serialized_end=2046
+  _globals['_IMAGESERVICE']._serialized_start=2592
+  _globals['_IMAGESERVICE']._serialized_end=2883
 # @@protoc_insertion_point(module_scope)

@@ -188,6 +188,7 @@ class GenerateImageRequest(_message.Message):
     BACKGROUND_FIELD_NUMBER: _builtins.int
     INCLUDE_DATA_FIELD_NUMBER: _builtins.int
     OUTPUT_FORMAT_FIELD_NUMBER: _builtins.int
+    PARTIAL_IMAGES_FIELD_NUMBER: _builtins.int
     prompt: _builtins.str
     """REQUIRED. What to draw; 1..32000 characters, not only whitespace."""
     number_of_images: _builtins.int
@@ -206,6 +207,10 @@ class GenerateImageRequest(_message.Message):
     """
     output_format: Global___OutputFormat.ValueType
     """Encoding of the delivered images; unspecified (the default) means PNG."""
+    partial_images: _builtins.int
+    """Low-resolution previews per image while it renders, 0..3 (default 0: none).
+    Each arrives as a `preview` event; they cost extra output tokens upstream.
+    """
     def __init__(
         self,
         *,
@@ -216,10 +221,11 @@ class GenerateImageRequest(_message.Message):
         background: Global___Background.ValueType = ...,
         include_data: _builtins.bool = ...,
         output_format: Global___OutputFormat.ValueType = ...,
+        partial_images: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aspect_ratio", b"aspect_ratio", "background", b"background", "include_data", b"include_data", "number_of_images", b"number_of_images", "output_format", b"output_format", "prompt", b"prompt", "quality", b"quality"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aspect_ratio", b"aspect_ratio", "background", b"background", "include_data", b"include_data", "number_of_images", b"number_of_images", "output_format", b"output_format", "partial_images", b"partial_images", "prompt", b"prompt", "quality", b"quality"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -240,6 +246,7 @@ class EditImageRequest(_message.Message):
     BACKGROUND_FIELD_NUMBER: _builtins.int
     INCLUDE_DATA_FIELD_NUMBER: _builtins.int
     OUTPUT_FORMAT_FIELD_NUMBER: _builtins.int
+    PARTIAL_IMAGES_FIELD_NUMBER: _builtins.int
     prompt: _builtins.str
     """REQUIRED. How to transform the image; 1..32000 characters, not only
     whitespace.
@@ -270,6 +277,10 @@ class EditImageRequest(_message.Message):
     """
     output_format: Global___OutputFormat.ValueType
     """Encoding of the delivered images; unspecified (the default) means PNG."""
+    partial_images: _builtins.int
+    """Low-resolution previews per image while it renders, 0..3 (default 0: none).
+    Each arrives as a `preview` event; they cost extra output tokens upstream.
+    """
     def __init__(
         self,
         *,
@@ -282,10 +293,11 @@ class EditImageRequest(_message.Message):
         background: Global___Background.ValueType = ...,
         include_data: _builtins.bool = ...,
         output_format: Global___OutputFormat.ValueType = ...,
+        partial_images: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["image", b"image", "image_file", b"image_file", "image_url", b"image_url"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aspect_ratio", b"aspect_ratio", "background", b"background", "image", b"image", "image_file", b"image_file", "image_url", b"image_url", "include_data", b"include_data", "number_of_images", b"number_of_images", "output_format", b"output_format", "prompt", b"prompt", "quality", b"quality"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aspect_ratio", b"aspect_ratio", "background", b"background", "image", b"image", "image_file", b"image_file", "image_url", b"image_url", "include_data", b"include_data", "number_of_images", b"number_of_images", "output_format", b"output_format", "partial_images", b"partial_images", "prompt", b"prompt", "quality", b"quality"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_image: _TypeAlias = _typing.Literal["image_url", "image_file"]  # noqa: Y015
     _WhichOneofArgType_image: _TypeAlias = _typing.Literal["image", b"image"]  # noqa: Y015
@@ -388,6 +400,8 @@ Global___InpaintRequest: _TypeAlias = InpaintRequest  # noqa: Y015
 class ImageEvent(_message.Message):
     """One event of an image stream: `accepted` first, then one `image` per
     finished image (in completion order, not index order), then `summary`.
+    In between, `progress` arrives every 10 s while nothing else is sent (so
+    callers and proxies see the stream alive) and `preview`s when requested.
     When some images fail, the others are still sent and the stream then ends
     with the first failure's status instead of a `summary`; its ErrorInfo
     metadata has `failed_indices` (comma-separated) and `job_id`.
@@ -398,6 +412,8 @@ class ImageEvent(_message.Message):
     ACCEPTED_FIELD_NUMBER: _builtins.int
     IMAGE_FIELD_NUMBER: _builtins.int
     SUMMARY_FIELD_NUMBER: _builtins.int
+    PROGRESS_FIELD_NUMBER: _builtins.int
+    PREVIEW_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def accepted(self) -> Global___JobAccepted:
         """The job was created; always the first event."""
@@ -410,22 +426,100 @@ class ImageEvent(_message.Message):
     def summary(self) -> Global___JobSummary:
         """The job has ended; always the last event of a successful stream."""
 
+    @_builtins.property
+    def progress(self) -> Global___Progress:
+        """The job is still running; sent when no other event went out for 10 s."""
+
+    @_builtins.property
+    def preview(self) -> Global___Preview:
+        """A partial rendering of one image, when the request set `partial_images`."""
+
     def __init__(
         self,
         *,
         accepted: Global___JobAccepted | None = ...,
         image: Global___Image | None = ...,
         summary: Global___JobSummary | None = ...,
+        progress: Global___Progress | None = ...,
+        preview: Global___Preview | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "event", b"event", "image", b"image", "summary", b"summary"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "event", b"event", "image", b"image", "preview", b"preview", "progress", b"progress", "summary", b"summary"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "event", b"event", "image", b"image", "summary", b"summary"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "event", b"event", "image", b"image", "preview", b"preview", "progress", b"progress", "summary", b"summary"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["accepted", "image", "summary"]  # noqa: Y015
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["accepted", "image", "summary", "progress", "preview"]  # noqa: Y015
     _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
 
 Global___ImageEvent: _TypeAlias = ImageEvent  # noqa: Y015
+
+@_typing.final
+class Progress(_message.Message):
+    """A heartbeat with the job's state."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IMAGES_DONE_FIELD_NUMBER: _builtins.int
+    IMAGES_TOTAL_FIELD_NUMBER: _builtins.int
+    ELAPSED_MS_FIELD_NUMBER: _builtins.int
+    images_done: _builtins.int
+    """OUTPUT_ONLY. Images finished (delivered or failed) so far."""
+    images_total: _builtins.int
+    """OUTPUT_ONLY. Images the job makes in all, 1..10."""
+    elapsed_ms: _builtins.int
+    """OUTPUT_ONLY. Milliseconds since the job was accepted."""
+    def __init__(
+        self,
+        *,
+        images_done: _builtins.int = ...,
+        images_total: _builtins.int = ...,
+        elapsed_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["elapsed_ms", b"elapsed_ms", "images_done", b"images_done", "images_total", b"images_total"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Progress: _TypeAlias = Progress  # noqa: Y015
+
+@_typing.final
+class Preview(_message.Message):
+    """A low-resolution partial rendering, as the provider streams it. Not stored;
+    the finished image follows as an `image` event with the same `index`.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INDEX_FIELD_NUMBER: _builtins.int
+    PARTIAL_IMAGE_INDEX_FIELD_NUMBER: _builtins.int
+    DATA_FIELD_NUMBER: _builtins.int
+    MIME_TYPE_FIELD_NUMBER: _builtins.int
+    index: _builtins.int
+    """OUTPUT_ONLY. 0-based position of the image it previews."""
+    partial_image_index: _builtins.int
+    """OUTPUT_ONLY. 0-based number of this preview for that image, below
+    `partial_images`.
+    """
+    data: _builtins.bytes
+    """OUTPUT_ONLY. The encoded preview."""
+    mime_type: _builtins.str
+    """OUTPUT_ONLY. MIME type of `data`, e.g. image/png."""
+    def __init__(
+        self,
+        *,
+        index: _builtins.int = ...,
+        partial_image_index: _builtins.int = ...,
+        data: _builtins.bytes = ...,
+        mime_type: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "index", b"index", "mime_type", b"mime_type", "partial_image_index", b"partial_image_index"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Preview: _TypeAlias = Preview  # noqa: Y015
 
 @_typing.final
 class JobAccepted(_message.Message):

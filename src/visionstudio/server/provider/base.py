@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from visionstudio.server.provider.models import ModelRules
 from visionstudio.server.spec import Background, OutputFormat, Quality, Usage
+
+# Receives (partial_image_index, encoded preview) while an image renders.
+OnPartial = Callable[[int, bytes], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,8 @@ class RenderRequest:
     image: UploadFile | None = None
     mask: UploadFile | None = None
     timeout_s: float | None = None
+    # Previews to stream while rendering (0..3); they reach `on_partial` of `render`.
+    partial_images: int = 0
 
 
 @dataclass(frozen=True)
@@ -42,8 +48,11 @@ class ImageProvider(Protocol):
     @property
     def rules(self) -> ModelRules: ...
 
-    async def render(self, request: RenderRequest) -> RenderedImage:
-        """Returns the encoded image; raises visionstudio.server.errors.ServiceError."""
+    async def render(
+        self, request: RenderRequest, on_partial: OnPartial | None = None
+    ) -> RenderedImage:
+        """Returns the encoded image; raises visionstudio.server.errors.ServiceError.
+        With `request.partial_images`, previews go to `on_partial(number, encoded bytes)`."""
         ...
 
     async def reachable(self) -> bool:

@@ -22,7 +22,7 @@ from visionstudio.server.errors import (
     Unavailable,
 )
 from visionstudio.server.metrics import Metrics
-from visionstudio.server.provider.base import RenderedImage, RenderRequest
+from visionstudio.server.provider.base import OnPartial, RenderedImage, RenderRequest
 from visionstudio.server.provider.models import ModelRules, rules_for
 from visionstudio.server.provider.retry import RetryPolicy
 from visionstudio.server.spec import Background, Usage
@@ -63,10 +63,12 @@ class OpenAIProvider:
     def rules(self) -> ModelRules:
         return self._rules
 
-    async def render(self, request: RenderRequest) -> RenderedImage:
+    async def render(
+        self, request: RenderRequest, on_partial: OnPartial | None = None
+    ) -> RenderedImage:
         timeout = min(request.timeout_s or self._timeout_s, self._timeout_s)
         return await self._retry.call(
-            lambda seconds_left: self._measured(request, seconds_left),
+            lambda seconds_left: self._measured(request, seconds_left, on_partial),
             timeout_s=timeout,
             on_retry=self._count_retry,
         )
@@ -76,11 +78,13 @@ class OpenAIProvider:
         self._metrics.upstream_retries.labels(reason).inc()
         log.warning("retrying upstream request after %s", reason)
 
-    async def _measured(self, request: RenderRequest, timeout_s: float) -> RenderedImage:
+    async def _measured(
+        self, request: RenderRequest, timeout_s: float, on_partial: OnPartial | None
+    ) -> RenderedImage:
         started = time.monotonic()
         outcome = "ok"
         try:
-            return await self._attempt(request, timeout_s)
+            return await self._attempt(request, timeout_s, on_partial)
         except ServiceError as error:
             outcome = error.reason
             raise
@@ -91,7 +95,9 @@ class OpenAIProvider:
             self._metrics.upstream_requests.labels(outcome).inc()
             self._metrics.upstream_seconds.observe(time.monotonic() - started)
 
-    async def _attempt(self, request: RenderRequest, timeout_s: float) -> RenderedImage:
+    async def _attempt(
+        self, request: RenderRequest, timeout_s: float, on_partial: OnPartial | None
+    ) -> RenderedImage:
         params: dict[str, Any] = {
             "model": self._rules.model,
             "prompt": request.prompt,
@@ -104,38 +110,40 @@ class OpenAIProvider:
         if request.background is not Background.AUTO:
             params["background"] = request.background.value
         params["timeout"] = timeout_s
+        if request.image is not None:
+            params["image"] = (request.image.filename, request.image.data, request.image.mime_type)
+        if request.mask is not None:
+            params["mask"] = (request.mask.filename, request.mask.data, request.mask.mime_type)
+        call = (
+            self._client.images.edit if request.image is not None else self._client.images.generate
+        )
         try:
-            if request.image is None:
-                response = await self._client.images.generate(**params)
-            else:
-                params["image"] = (
-                    request.image.filename,
-                    request.image.data,
-                    request.image.mime_type,
-                )
-                if request.mask is not None:
-                    params["mask"] = (
-                        request.mask.filename,
-                        request.mask.data,
-                        request.mask.mime_type,
-                    )
-                response = await self._client.images.edit(**params)
+            if request.partial_images and on_partial is not None:
+                return await self._streamed(call, params, request.partial_images, on_partial)
+            response = await call(**params)
         except openai.APIError as exc:
             raise map_openai_error(exc) from exc
         if not response.data or not response.data[0].b64_json:
             raise Unavailable("the provider answered without an image", reason="UPSTREAM_EMPTY")
-        data = base64.b64decode(response.data[0].b64_json)
-        usage = Usage()
-        if response.usage is not None:
-            u = response.usage
-            usage = Usage(
-                input_tokens=u.input_tokens,
-                input_text_tokens=u.input_tokens_details.text_tokens,
-                input_image_tokens=u.input_tokens_details.image_tokens,
-                output_tokens=u.output_tokens,
-                total_tokens=u.total_tokens,
-            )
-        return RenderedImage(data=data, usage=usage)
+        return RenderedImage(
+            data=base64.b64decode(response.data[0].b64_json), usage=_usage(response.usage)
+        )
+
+    @staticmethod
+    async def _streamed(
+        call: Any, params: dict[str, Any], partial_images: int, on_partial: OnPartial
+    ) -> RenderedImage:
+        """The streaming mode (n=1 only): previews as they come, then the final image."""
+        stream = await call(**params, stream=True, partial_images=partial_images)
+        async with stream:
+            async for event in stream:
+                if event.type.endswith(".partial_image"):
+                    await on_partial(event.partial_image_index, base64.b64decode(event.b64_json))
+                elif event.type.endswith(".completed"):
+                    return RenderedImage(
+                        data=base64.b64decode(event.b64_json), usage=_usage(event.usage)
+                    )
+        raise Unavailable("the provider's stream ended without an image", reason="UPSTREAM_EMPTY")
 
     async def reachable(self) -> bool:
         # A TCP connection is enough to know the endpoint is there, and costs no quota.
@@ -151,6 +159,19 @@ class OpenAIProvider:
 
     async def close(self) -> None:
         await self._client.close()
+
+
+def _usage(usage: Any) -> Usage:
+    """Usage from a response or a completed stream event (the two types share these fields)."""
+    if usage is None:
+        return Usage()
+    return Usage(
+        input_tokens=usage.input_tokens,
+        input_text_tokens=usage.input_tokens_details.text_tokens,
+        input_image_tokens=usage.input_tokens_details.image_tokens,
+        output_tokens=usage.output_tokens,
+        total_tokens=usage.total_tokens,
+    )
 
 
 def _retry_after(exc: openai.APIStatusError) -> float | None:

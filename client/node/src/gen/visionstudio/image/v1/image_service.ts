@@ -302,6 +302,11 @@ export interface GenerateImageRequest {
   includeData: boolean;
   /** Encoding of the delivered images; unspecified (the default) means PNG. */
   outputFormat: OutputFormat;
+  /**
+   * Low-resolution previews per image while it renders, 0..3 (default 0: none).
+   * Each arrives as a `preview` event; they cost extra output tokens upstream.
+   */
+  partialImages: number;
 }
 
 /** Request for EditImage. */
@@ -349,6 +354,11 @@ export interface EditImageRequest {
   includeData: boolean;
   /** Encoding of the delivered images; unspecified (the default) means PNG. */
   outputFormat: OutputFormat;
+  /**
+   * Low-resolution previews per image while it renders, 0..3 (default 0: none).
+   * Each arrives as a `preview` event; they cost extra output tokens upstream.
+   */
+  partialImages: number;
 }
 
 /**
@@ -430,6 +440,8 @@ export interface InpaintRequest {
 /**
  * One event of an image stream: `accepted` first, then one `image` per
  * finished image (in completion order, not index order), then `summary`.
+ * In between, `progress` arrives every 10 s while nothing else is sent (so
+ * callers and proxies see the stream alive) and `preview`s when requested.
  * When some images fail, the others are still sent and the stream then ends
  * with the first failure's status instead of a `summary`; its ErrorInfo
  * metadata has `failed_indices` (comma-separated) and `job_id`.
@@ -446,7 +458,41 @@ export interface ImageEvent {
     | //
     /** The job has ended; always the last event of a successful stream. */
     { $case: "summary"; summary: JobSummary }
+    | //
+    /** The job is still running; sent when no other event went out for 10 s. */
+    { $case: "progress"; progress: Progress }
+    | //
+    /** A partial rendering of one image, when the request set `partial_images`. */
+    { $case: "preview"; preview: Preview }
     | undefined;
+}
+
+/** A heartbeat with the job's state. */
+export interface Progress {
+  /** OUTPUT_ONLY. Images finished (delivered or failed) so far. */
+  imagesDone: number;
+  /** OUTPUT_ONLY. Images the job makes in all, 1..10. */
+  imagesTotal: number;
+  /** OUTPUT_ONLY. Milliseconds since the job was accepted. */
+  elapsedMs: number;
+}
+
+/**
+ * A low-resolution partial rendering, as the provider streams it. Not stored;
+ * the finished image follows as an `image` event with the same `index`.
+ */
+export interface Preview {
+  /** OUTPUT_ONLY. 0-based position of the image it previews. */
+  index: number;
+  /**
+   * OUTPUT_ONLY. 0-based number of this preview for that image, below
+   * `partial_images`.
+   */
+  partialImageIndex: number;
+  /** OUTPUT_ONLY. The encoded preview. */
+  data: Buffer;
+  /** OUTPUT_ONLY. MIME type of `data`, e.g. image/png. */
+  mimeType: string;
 }
 
 /** First event of every stream. */
@@ -532,6 +578,7 @@ function createBaseGenerateImageRequest(): GenerateImageRequest {
     background: 0,
     includeData: false,
     outputFormat: 0,
+    partialImages: 0,
   };
 }
 
@@ -557,6 +604,9 @@ export const GenerateImageRequest: MessageFns<GenerateImageRequest> = {
     }
     if (message.outputFormat !== 0) {
       writer.uint32(56).int32(message.outputFormat);
+    }
+    if (message.partialImages !== 0) {
+      writer.uint32(64).int32(message.partialImages);
     }
     return writer;
   },
@@ -630,6 +680,14 @@ export const GenerateImageRequest: MessageFns<GenerateImageRequest> = {
             message.outputFormat = reader.int32() as any;
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.partialImages = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -667,6 +725,11 @@ export const GenerateImageRequest: MessageFns<GenerateImageRequest> = {
         : isSet(object.output_format)
         ? outputFormatFromJSON(object.output_format)
         : 0,
+      partialImages: isSet(object.partialImages)
+        ? globalThis.Number(object.partialImages)
+        : isSet(object.partial_images)
+        ? globalThis.Number(object.partial_images)
+        : 0,
     };
   },
 
@@ -693,6 +756,9 @@ export const GenerateImageRequest: MessageFns<GenerateImageRequest> = {
     if (message.outputFormat !== 0) {
       obj.outputFormat = outputFormatToJSON(message.outputFormat);
     }
+    if (message.partialImages !== 0) {
+      obj.partialImages = Math.round(message.partialImages);
+    }
     return obj;
   },
 
@@ -708,6 +774,7 @@ export const GenerateImageRequest: MessageFns<GenerateImageRequest> = {
     message.background = object.background ?? 0;
     message.includeData = object.includeData ?? false;
     message.outputFormat = object.outputFormat ?? 0;
+    message.partialImages = object.partialImages ?? 0;
     return message;
   },
 };
@@ -722,6 +789,7 @@ function createBaseEditImageRequest(): EditImageRequest {
     background: 0,
     includeData: false,
     outputFormat: 0,
+    partialImages: 0,
   };
 }
 
@@ -755,6 +823,9 @@ export const EditImageRequest: MessageFns<EditImageRequest> = {
     }
     if (message.outputFormat !== 0) {
       writer.uint32(72).int32(message.outputFormat);
+    }
+    if (message.partialImages !== 0) {
+      writer.uint32(80).int32(message.partialImages);
     }
     return writer;
   },
@@ -844,6 +915,14 @@ export const EditImageRequest: MessageFns<EditImageRequest> = {
             message.outputFormat = reader.int32() as any;
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.partialImages = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -890,6 +969,11 @@ export const EditImageRequest: MessageFns<EditImageRequest> = {
         : isSet(object.output_format)
         ? outputFormatFromJSON(object.output_format)
         : 0,
+      partialImages: isSet(object.partialImages)
+        ? globalThis.Number(object.partialImages)
+        : isSet(object.partial_images)
+        ? globalThis.Number(object.partial_images)
+        : 0,
     };
   },
 
@@ -921,6 +1005,9 @@ export const EditImageRequest: MessageFns<EditImageRequest> = {
     if (message.outputFormat !== 0) {
       obj.outputFormat = outputFormatToJSON(message.outputFormat);
     }
+    if (message.partialImages !== 0) {
+      obj.partialImages = Math.round(message.partialImages);
+    }
     return obj;
   },
 
@@ -950,6 +1037,7 @@ export const EditImageRequest: MessageFns<EditImageRequest> = {
     message.background = object.background ?? 0;
     message.includeData = object.includeData ?? false;
     message.outputFormat = object.outputFormat ?? 0;
+    message.partialImages = object.partialImages ?? 0;
     return message;
   },
 };
@@ -1269,6 +1357,12 @@ export const ImageEvent: MessageFns<ImageEvent> = {
       case "summary":
         JobSummary.encode(message.event.summary, writer.uint32(26).fork()).join();
         break;
+      case "progress":
+        Progress.encode(message.event.progress, writer.uint32(34).fork()).join();
+        break;
+      case "preview":
+        Preview.encode(message.event.preview, writer.uint32(42).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1310,6 +1404,22 @@ export const ImageEvent: MessageFns<ImageEvent> = {
             message.event = { $case: "summary", summary: JobSummary.decode(reader, reader.uint32()) };
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.event = { $case: "progress", progress: Progress.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.event = { $case: "preview", preview: Preview.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1330,6 +1440,10 @@ export const ImageEvent: MessageFns<ImageEvent> = {
         ? { $case: "image", image: Image.fromJSON(object.image) }
         : isSet(object.summary)
         ? { $case: "summary", summary: JobSummary.fromJSON(object.summary) }
+        : isSet(object.progress)
+        ? { $case: "progress", progress: Progress.fromJSON(object.progress) }
+        : isSet(object.preview)
+        ? { $case: "preview", preview: Preview.fromJSON(object.preview) }
         : undefined,
     };
   },
@@ -1342,6 +1456,10 @@ export const ImageEvent: MessageFns<ImageEvent> = {
       obj.image = Image.toJSON(message.event.image);
     } else if (message.event?.$case === "summary") {
       obj.summary = JobSummary.toJSON(message.event.summary);
+    } else if (message.event?.$case === "progress") {
+      obj.progress = Progress.toJSON(message.event.progress);
+    } else if (message.event?.$case === "preview") {
+      obj.preview = Preview.toJSON(message.event.preview);
     }
     return obj;
   },
@@ -1370,7 +1488,257 @@ export const ImageEvent: MessageFns<ImageEvent> = {
         }
         break;
       }
+      case "progress": {
+        if (object.event?.progress !== undefined && object.event?.progress !== null) {
+          message.event = { $case: "progress", progress: Progress.fromPartial(object.event.progress) };
+        }
+        break;
+      }
+      case "preview": {
+        if (object.event?.preview !== undefined && object.event?.preview !== null) {
+          message.event = { $case: "preview", preview: Preview.fromPartial(object.event.preview) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseProgress(): Progress {
+  return { imagesDone: 0, imagesTotal: 0, elapsedMs: 0 };
+}
+
+export const Progress: MessageFns<Progress> = {
+  encode(message: Progress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.imagesDone !== 0) {
+      writer.uint32(8).int32(message.imagesDone);
+    }
+    if (message.imagesTotal !== 0) {
+      writer.uint32(16).int32(message.imagesTotal);
+    }
+    if (message.elapsedMs !== 0) {
+      writer.uint32(24).int64(message.elapsedMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Progress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.imagesDone = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.imagesTotal = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.elapsedMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Progress {
+    return {
+      imagesDone: isSet(object.imagesDone)
+        ? globalThis.Number(object.imagesDone)
+        : isSet(object.images_done)
+        ? globalThis.Number(object.images_done)
+        : 0,
+      imagesTotal: isSet(object.imagesTotal)
+        ? globalThis.Number(object.imagesTotal)
+        : isSet(object.images_total)
+        ? globalThis.Number(object.images_total)
+        : 0,
+      elapsedMs: isSet(object.elapsedMs)
+        ? globalThis.Number(object.elapsedMs)
+        : isSet(object.elapsed_ms)
+        ? globalThis.Number(object.elapsed_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: Progress): unknown {
+    const obj: any = {};
+    if (message.imagesDone !== 0) {
+      obj.imagesDone = Math.round(message.imagesDone);
+    }
+    if (message.imagesTotal !== 0) {
+      obj.imagesTotal = Math.round(message.imagesTotal);
+    }
+    if (message.elapsedMs !== 0) {
+      obj.elapsedMs = Math.round(message.elapsedMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Progress>, I>>(base?: I): Progress {
+    return Progress.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Progress>, I>>(object: I): Progress {
+    const message = createBaseProgress();
+    message.imagesDone = object.imagesDone ?? 0;
+    message.imagesTotal = object.imagesTotal ?? 0;
+    message.elapsedMs = object.elapsedMs ?? 0;
+    return message;
+  },
+};
+
+function createBasePreview(): Preview {
+  return { index: 0, partialImageIndex: 0, data: Buffer.alloc(0), mimeType: "" };
+}
+
+export const Preview: MessageFns<Preview> = {
+  encode(message: Preview, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== 0) {
+      writer.uint32(8).int32(message.index);
+    }
+    if (message.partialImageIndex !== 0) {
+      writer.uint32(16).int32(message.partialImageIndex);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(26).bytes(message.data);
+    }
+    if (message.mimeType !== "") {
+      writer.uint32(34).string(message.mimeType);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Preview {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePreview();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.partialImageIndex = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.mimeType = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Preview {
+    return {
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
+      partialImageIndex: isSet(object.partialImageIndex)
+        ? globalThis.Number(object.partialImageIndex)
+        : isSet(object.partial_image_index)
+        ? globalThis.Number(object.partial_image_index)
+        : 0,
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+      mimeType: isSet(object.mimeType)
+        ? globalThis.String(object.mimeType)
+        : isSet(object.mime_type)
+        ? globalThis.String(object.mime_type)
+        : "",
+    };
+  },
+
+  toJSON(message: Preview): unknown {
+    const obj: any = {};
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
+    if (message.partialImageIndex !== 0) {
+      obj.partialImageIndex = Math.round(message.partialImageIndex);
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    if (message.mimeType !== "") {
+      obj.mimeType = message.mimeType;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Preview>, I>>(base?: I): Preview {
+    return Preview.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Preview>, I>>(object: I): Preview {
+    const message = createBasePreview();
+    message.index = object.index ?? 0;
+    message.partialImageIndex = object.partialImageIndex ?? 0;
+    message.data = object.data ?? Buffer.alloc(0);
+    message.mimeType = object.mimeType ?? "";
     return message;
   },
 };
