@@ -17,7 +17,8 @@ from PIL import Image
 
 from tests.conftest import API_KEY, Harness, ImageHost, decode, eventually, png
 from visionstudio.server import json_api
-from visionstudio.server.studio import ImageStudio, JobEvent
+from visionstudio.server.events import JobEvent
+from visionstudio.server.studio import ImageStudio
 from visionstudio.testing.fake_openai import Failure, FakeOpenAI
 
 GENERATE = "/image/generation/generate-image"
@@ -485,6 +486,7 @@ async def test_a_call_over_the_time_limit_is_504_and_stops_upstream(
     assert await eventually(lambda: upstream.in_flight == 0)
 
 
+@pytest.mark.parametrize("harness", [{"detach_jobs": False}], indirect=True)
 async def test_a_caller_hanging_up_cancels_its_job(
     api: Api, harness: Harness, upstream: FakeOpenAI
 ) -> None:

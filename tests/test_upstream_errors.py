@@ -142,6 +142,7 @@ async def test_partial_failure_delivers_and_stores_the_images_that_succeeded(
     assert all(i.image_id in image_ids for i in delivered)
 
 
+@pytest.mark.parametrize("harness", [{"detach_jobs": False}], indirect=True)
 async def test_a_hanging_upstream_yields_deadline_exceeded(
     harness: Harness, upstream: FakeOpenAI
 ) -> None:
@@ -158,6 +159,7 @@ async def test_a_hanging_upstream_yields_deadline_exceeded(
     assert upstream.disconnects == 1
 
 
+@pytest.mark.parametrize("harness", [{"detach_jobs": False}], indirect=True)
 async def test_a_caller_that_cancels_aborts_every_upstream_request(
     harness: Harness, upstream: FakeOpenAI
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
+import time
 from dataclasses import dataclass
 
 import grpc
@@ -23,10 +24,12 @@ from visionstudio.server.metrics import Metrics
 from visionstudio.server.prep import Prep
 from visionstudio.server.prep.fetch import AddressPolicy, Fetcher, FetchLimits
 from visionstudio.server.provider.base import ImageProvider
+from visionstudio.server.retention import Retention
 from visionstudio.server.settings import Settings, limits
-from visionstudio.server.store import LocalBlobStore, SqliteJobStore
+from visionstudio.server.store import BlobStore, JobStore, open_stores
 from visionstudio.server.studio import ImageStudio
 from visionstudio.server.urls import UrlSigner, load_or_create_key
+from visionstudio.server.watch import JobQueries
 
 log = logging.getLogger(__name__)
 
@@ -44,17 +47,26 @@ class RunningService:
     provider_health: ProviderHealth
     provider: ImageProvider
     fetcher: Fetcher
-    jobs: SqliteJobStore
+    jobs: JobStore
+    blobs: BlobStore
+    studio: ImageStudio
+    retention: Retention
 
     async def stop(self, grace_s: float) -> None:
-        """Stops taking calls, lets in-flight streams finish within `grace_s`, then closes."""
+        """Stops taking calls, lets in-flight streams and jobs finish within `grace_s`, then
+        closes."""
+        deadline = time.monotonic() + grace_s
         await self.health.enter_graceful_shutdown()
         await self.provider_health.stop()
+        await self.retention.stop()
         await self.grpc_server.stop(grace_s)
+        # Jobs whose callers left run on in the background: they get what is left of the grace.
+        await self.studio.drain(max(0.0, deadline - time.monotonic()))
         await self.http_runner.cleanup()
         await self.provider.close()
         await self.fetcher.close()
         await self.jobs.close()
+        await self.blobs.close()
 
 
 @dataclass(frozen=True)
@@ -79,8 +91,7 @@ async def start(
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
 
-    jobs = await SqliteJobStore.open(data_dir / "jobs.sqlite3")
-    blobs = LocalBlobStore(data_dir / "blobs")
+    jobs, blobs = await open_stores(settings)
     fetcher = Fetcher(
         FetchLimits(
             max_bytes=settings.max_input_bytes,
@@ -102,16 +113,31 @@ async def start(
     scheme = "https" if settings.tls_cert_file else "http"
     base_url = (settings.public_url or f"{scheme}://localhost:{http_port}").rstrip("/")
     signer = UrlSigner(signing_key, base_url, settings.url_ttl_s)
+    queries = JobQueries(
+        jobs=jobs,
+        blobs=blobs,
+        signer=signer,
+        url_ttl_s=settings.url_ttl_s,
+        progress_interval_s=settings.progress_interval_s,
+        # A job still "running" long after any job could is one whose replica died.
+        abandoned_after_s=2 * settings.max_call_s,
+    )
     studio = ImageStudio(
         provider=provider,
         prep=Prep(fetcher, max_pixels=settings.max_input_pixels),
         blobs=blobs,
         jobs=jobs,
-        urls=signer,
+        queries=queries,
         max_input_bytes=settings.max_input_bytes,
         admission=Admission(limits(settings)),
         metrics=metrics,
         progress_interval_s=settings.progress_interval_s,
+        max_job_s=settings.max_call_s,
+        detach=settings.detach_jobs,
+        idempotency_window_s=settings.idempotency_window_s,
+    )
+    retention = Retention(
+        jobs, blobs, keep_s=settings.retention_s, interval_s=settings.retention_interval_s
     )
     http = HttpApp(
         keys=keys,
@@ -142,7 +168,7 @@ async def start(
         ],
     )
     image_service_pb2_grpc.add_ImageServiceServicer_to_server(
-        ImageService(studio, max_call_s=settings.max_call_s), server
+        ImageService(studio, queries, max_call_s=settings.max_call_s), server
     )
     health_servicer = health.aio.HealthServicer()
     provider_health = ProviderHealth(
@@ -160,6 +186,7 @@ async def start(
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     await provider_health.check()
     provider_health.start()
+    retention.start()
     log.info("gRPC on port %d, HTTP on %s, model %s", grpc_port, base_url, provider.rules.model)
     return RunningService(
         grpc_server=server,
@@ -172,4 +199,7 @@ async def start(
         provider=provider,
         fetcher=fetcher,
         jobs=jobs,
+        blobs=blobs,
+        studio=studio,
+        retention=retention,
     )

@@ -99,6 +99,13 @@ class ProviderMisconfigured(ServiceError):
     reason = "PROVIDER_CREDENTIALS_REFUSED"
 
 
+class JobFailed(ServiceError):
+    """A watched job ended without delivering everything (what failed is in the message)."""
+
+    code = grpc.StatusCode.ABORTED
+    reason = "JOB_FAILED"
+
+
 class Internal(ServiceError):
     code = grpc.StatusCode.INTERNAL
     reason = "INTERNAL"

@@ -19,16 +19,16 @@ from aiohttp import web
 from visionstudio.server import json_api
 from visionstudio.server.auth import API_KEY_HEADER, ApiKeys
 from visionstudio.server.errors import Internal, InvalidArgument, ServiceError
-from visionstudio.server.json_api import EVENT_STREAM, Endpoint
-from visionstudio.server.status import http_headers, http_status
-from visionstudio.server.studio import (
+from visionstudio.server.events import (
     Accepted,
     Finished,
     ImageReady,
-    ImageStudio,
     JobEvent,
     Progress,
 )
+from visionstudio.server.json_api import EVENT_STREAM, Endpoint
+from visionstudio.server.status import http_headers, http_status
+from visionstudio.server.studio import ImageStudio
 
 log = logging.getLogger(__name__)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import time
@@ -48,46 +49,71 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None or handler_call_details.method.startswith(OPEN_SERVICES):
             return handler
-        if handler.unary_stream is None:
-            # Every ImageService RPC streams; any other shape would slip past authentication.
-            raise RuntimeError(f"{handler_call_details.method} is not server-streaming")
         method = handler_call_details.method.rsplit("/", 1)[-1]
-        return grpc.unary_stream_rpc_method_handler(
-            self._wrap(method, handler.unary_stream),
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(method, handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap_unary(method, handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        # A client-streaming shape would slip past authentication: refuse to serve it at all.
+        raise RuntimeError(f"{handler_call_details.method}: unsupported RPC shape")
 
-    def _wrap(self, method: str, behavior: Callable[..., Any]) -> Callable[..., AsyncIterator[Any]]:
+    def _wrap_stream(
+        self, method: str, behavior: Callable[..., Any]
+    ) -> Callable[..., AsyncIterator[Any]]:
         async def wrapped(
             request: Any, context: grpc.aio.ServicerContext[Any, Any]
         ) -> AsyncIterator[Any]:
-            started = time.monotonic()
-            rid = logs.accept_request_id(_metadata(context, logs.REQUEST_ID_HEADER))
-            logs.request_id.set(rid)
-            code = grpc.StatusCode.OK
-            try:
-                await context.send_initial_metadata(((logs.REQUEST_ID_HEADER, rid),))
-                current_caller.set(self._keys.authenticate(_metadata(context, API_KEY_HEADER)))
+            async with self._guard(method, context):
                 async for response in behavior(request, context):
                     yield response
-            except ServiceError as error:
-                code = error.code
-                await context.abort_with_status(to_grpc_status(error))
-            except asyncio.CancelledError:
-                code = grpc.StatusCode.CANCELLED
-                raise
-            except Exception:
-                code = grpc.StatusCode.INTERNAL
-                log.exception("unhandled error in %s", method)
-                await context.abort_with_status(to_grpc_status(Internal("internal error")))
-            finally:
-                seconds = time.monotonic() - started
-                self._metrics.calls.labels("grpc", method, code.name).inc()
-                self._metrics.call_seconds.labels("grpc", method).observe(seconds)
-                log.info(
-                    "call finished",
-                    extra={"method": method, "code": code.name, "ms": round(seconds * 1000)},
-                )
 
         return wrapped
+
+    def _wrap_unary(
+        self, method: str, behavior: Callable[..., Any]
+    ) -> Callable[..., Awaitable[Any]]:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            async with self._guard(method, context):
+                return await behavior(request, context)
+
+        return wrapped
+
+    @contextlib.asynccontextmanager
+    async def _guard(
+        self, method: str, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[None]:
+        """Request id, authentication, error -> status, metrics and the call's log line."""
+        started = time.monotonic()
+        rid = logs.accept_request_id(_metadata(context, logs.REQUEST_ID_HEADER))
+        logs.request_id.set(rid)
+        code = grpc.StatusCode.OK
+        try:
+            await context.send_initial_metadata(((logs.REQUEST_ID_HEADER, rid),))
+            current_caller.set(self._keys.authenticate(_metadata(context, API_KEY_HEADER)))
+            yield
+        except ServiceError as error:
+            code = error.code
+            await context.abort_with_status(to_grpc_status(error))
+        except asyncio.CancelledError:
+            code = grpc.StatusCode.CANCELLED
+            raise
+        except Exception:
+            code = grpc.StatusCode.INTERNAL
+            log.exception("unhandled error in %s", method)
+            await context.abort_with_status(to_grpc_status(Internal("internal error")))
+        finally:
+            seconds = time.monotonic() - started
+            self._metrics.calls.labels("grpc", method, code.name).inc()
+            self._metrics.call_seconds.labels("grpc", method).observe(seconds)
+            log.info(
+                "call finished",
+                extra={"method": method, "code": code.name, "ms": round(seconds * 1000)},
+            )

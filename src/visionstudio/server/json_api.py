@@ -24,6 +24,7 @@ from pydantic_core import PydanticCustomError
 
 from visionstudio.server.errors import FieldViolation as Violation
 from visionstudio.server.errors import InvalidArgument, ServiceError
+from visionstudio.server.events import Accepted, Finished, ImageReady
 from visionstudio.server.spec import (
     BORDER_RANGE,
     MAX_IMAGES,
@@ -37,7 +38,6 @@ from visionstudio.server.spec import (
     Quality,
     Usage,
 )
-from visionstudio.server.studio import Accepted, Finished, ImageReady
 
 API_PREFIX = "/api/v1/openai"
 OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
@@ -117,6 +117,12 @@ class _Request(BaseModel):
     include_data: bool = Field(
         default=False, description="When true each image also carries its bytes in `data`."
     )
+    idempotency_key: str = Field(
+        default="",
+        description="Makes retries safe: a repeat with the same key and parameters within 24 h "
+        "answers with the first job's images instead of making new ones; the same key with "
+        "other parameters is refused. Up to 128 characters.",
+    )
 
     @abstractmethod
     def to_spec(self) -> JobSpec: ...
@@ -140,6 +146,7 @@ class GenerateImageRequest(_Request):
             background=self.background,
             output_format=self.output_format,
             include_data=self.include_data,
+            idempotency_key=self.idempotency_key,
         )
 
 
@@ -166,6 +173,7 @@ class EditImageRequest(_Request):
             output_format=self.output_format,
             include_data=self.include_data,
             image=_source("image", self.image_url, self.image_file),
+            idempotency_key=self.idempotency_key,
         )
 
 
@@ -199,6 +207,7 @@ class InpaintRequest(_Request):
             mask=_source("mask", self.mask_url, self.mask_file),
             inpaint_border_only=self.inpaint_border_only,
             border_percentage=self.border_percentage,
+            idempotency_key=self.idempotency_key,
         )
 
 

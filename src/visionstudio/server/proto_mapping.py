@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import TypeVar
+
+from google.protobuf import timestamp_pb2
 
 from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.server.errors import InvalidArgument
+from visionstudio.server.events import Accepted, ImageReady, JobEvent, Preview, Progress
 from visionstudio.server.spec import (
     AspectRatio,
     Background,
@@ -16,7 +20,7 @@ from visionstudio.server.spec import (
     Quality,
     Usage,
 )
-from visionstudio.server.studio import Accepted, ImageReady, JobEvent, Preview, Progress
+from visionstudio.server.store import JobRecord, UsageTotals
 
 _RATIOS: dict[int, AspectRatio] = {
     pb.ASPECT_RATIO_1_1: AspectRatio.SQUARE,
@@ -89,6 +93,7 @@ def generate_spec(req: pb.GenerateImageRequest) -> JobSpec:
         output_format=_enum(_FORMATS, req.output_format, "output_format"),
         include_data=req.include_data,
         partial_images=req.partial_images,
+        idempotency_key=req.idempotency_key,
     )
 
 
@@ -104,6 +109,7 @@ def edit_spec(req: pb.EditImageRequest) -> JobSpec:
         include_data=req.include_data,
         image=_source(req, req.WhichOneof("image")),
         partial_images=req.partial_images,
+        idempotency_key=req.idempotency_key,
     )
 
 
@@ -119,6 +125,67 @@ def inpaint_spec(req: pb.InpaintRequest) -> JobSpec:
         mask=_source(req, req.WhichOneof("mask")),
         inpaint_border_only=req.inpaint_border_only,
         border_percentage=req.border_percentage,
+        idempotency_key=req.idempotency_key,
+    )
+
+
+_STATUSES: dict[str, pb.JobStatus.ValueType] = {
+    "running": pb.JOB_STATUS_RUNNING,
+    "succeeded": pb.JOB_STATUS_SUCCEEDED,
+    "partial": pb.JOB_STATUS_PARTIAL,
+    "failed": pb.JOB_STATUS_FAILED,
+    "cancelled": pb.JOB_STATUS_CANCELLED,
+}
+_STATUS_NAMES: dict[int, str] = {number: name for name, number in _STATUSES.items()}
+
+
+def status_filter(value: int) -> str | None:
+    if value == pb.JOB_STATUS_UNSPECIFIED:
+        return None
+    return _enum(_STATUS_NAMES, value, "status")
+
+
+def seconds(stamp: timestamp_pb2.Timestamp, present: bool) -> float | None:
+    return stamp.ToNanoseconds() / 1e9 if present else None
+
+
+def _stamp(at: float) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromNanoseconds(int(at * 1e9))
+    return stamp
+
+
+def to_job(job: JobRecord, images: list[ImageReady]) -> pb.Job:
+    return pb.Job(
+        job_id=job.id,
+        operation=job.rpc,
+        status=_STATUSES.get(job.status, pb.JOB_STATUS_UNSPECIFIED),
+        model=job.model,
+        parameters_json=json.dumps(job.params, sort_keys=True),
+        number_of_images=job.number_of_images,
+        images=[_image(i) for i in images],
+        usage=_usage(job.usage or Usage()),
+        error=job.error or "",
+        create_time=_stamp(job.created_at),
+        update_time=_stamp(job.updated_at),
+        idempotency_key=job.idempotency_key or "",
+    )
+
+
+def to_usage(totals: UsageTotals) -> pb.GetUsageResponse:
+    return pb.GetUsageResponse(jobs=totals.jobs, images=totals.images, usage=_usage(totals.usage))
+
+
+def _image(event: ImageReady) -> pb.Image:
+    return pb.Image(
+        index=event.index,
+        url=event.url,
+        data=event.data or b"",
+        mime_type=event.mime_type,
+        width=event.width,
+        height=event.height,
+        image_id=event.image_id,
+        size_bytes=event.size_bytes,
     )
 
 
@@ -140,18 +207,7 @@ def to_event(event: JobEvent) -> pb.ImageEvent:
             )
         )
     if isinstance(event, ImageReady):
-        return pb.ImageEvent(
-            image=pb.Image(
-                index=event.index,
-                url=event.url,
-                data=event.data or b"",
-                mime_type=event.mime_type,
-                width=event.width,
-                height=event.height,
-                image_id=event.image_id,
-                size_bytes=event.size_bytes,
-            )
-        )
+        return pb.ImageEvent(image=_image(event))
     if isinstance(event, Progress):
         return pb.ImageEvent(
             progress=pb.Progress(

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     http_port: int = 8527
     host: str = "0.0.0.0"
     data_dir: Path = Path(".data")
+    # Job records: None = SQLite in data_dir; sqlite:///abs/path.db or postgresql://u:p@host/db.
+    database_url: str | None = None
+    # Image bytes: None = a directory in data_dir; file:///abs/dir or s3://bucket/prefix.
+    blob_url: str | None = None
     # Base of the image URLs handed to callers; defaults to http://localhost:<http_port>.
     public_url: str | None = None
     # Signs image URLs so they load in a browser without a key; generated in data_dir if unset.
@@ -65,8 +69,16 @@ class Settings(BaseSettings):
     # Hosts or CIDR ranges whose private/loopback addresses image URLs may still reach.
     url_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
-    # Bounds a call when the caller sets no gRPC deadline.
+    # Bounds a call when the caller sets no gRPC deadline, and bounds every job.
     max_call_s: float = 900.0
+    # True: a job whose caller went away (or stopped waiting) runs on and keeps its images.
+    # False: it is cancelled, and its upstream requests aborted.
+    detach_jobs: bool = True
+    # How long an idempotency key re-attaches to its first job.
+    idempotency_window_s: float = 86400.0
+    # Jobs and their images older than this are deleted (0 keeps everything).
+    retention_s: float = 30 * 86400.0
+    retention_interval_s: float = 3600.0
     # A stream with nothing else to send gets a progress event this often.
     progress_interval_s: float = 10.0
     shutdown_grace_s: float = 30.0

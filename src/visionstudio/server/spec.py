@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Any
@@ -81,6 +83,7 @@ class ImageSource:
 MAX_PROMPT_CHARS = 32000
 MAX_IMAGES = 10
 MAX_PARTIAL_IMAGES = 3
+MAX_IDEMPOTENCY_KEY_CHARS = 128
 BORDER_RANGE = (0.01, 0.5)
 
 
@@ -99,6 +102,17 @@ class JobSpec:
     inpaint_border_only: bool = False
     border_percentage: float = 0.0
     partial_images: int = 0
+    idempotency_key: str = ""
+
+    def fingerprint(self) -> str:
+        """A hash of everything that shapes the result, image bytes included: an idempotency key
+        reused with another fingerprint is a different request."""
+        digest = hashlib.sha256()
+        digest.update(self.operation.value.encode())
+        digest.update(json.dumps(self.params(), sort_keys=True).encode())
+        for src in (self.image, self.mask):
+            digest.update(hashlib.sha256(src.data if src and src.data else b"").digest())
+        return digest.hexdigest()
 
     def params(self) -> dict[str, Any]:
         """The request as stored with the job: everything but image bytes."""
@@ -123,6 +137,7 @@ class JobSpec:
             "inpaint_border_only": self.inpaint_border_only,
             "border_percentage": self.border_percentage,
             "partial_images": self.partial_images,
+            "idempotency_key": self.idempotency_key,
         }
 
 

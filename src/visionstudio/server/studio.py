@@ -11,65 +11,28 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 from visionstudio.server import logs
-from visionstudio.server.errors import DeadlineExceeded, Internal, ServiceError
+from visionstudio.server.errors import DeadlineExceeded, Internal, InvalidArgument, ServiceError
+from visionstudio.server.events import (
+    Accepted,
+    Finished,
+    ImageReady,
+    JobEvent,
+    Preview,
+    Progress,
+)
 from visionstudio.server.limits import Admission, Ticket
 from visionstudio.server.metrics import Metrics
 from visionstudio.server.prep import Plan, Prep
 from visionstudio.server.provider.base import ImageProvider, RenderRequest
 from visionstudio.server.spec import JobSpec, Usage
 from visionstudio.server.store import BlobStore, ImageRecord, JobRecord, JobStore
-from visionstudio.server.urls import UrlSigner, new_id
+from visionstudio.server.urls import new_id
 from visionstudio.server.validation import validate
+from visionstudio.server.watch import JobQueries
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Accepted:
-    job_id: str
-    number_of_images: int
-    model: str
-
-
-@dataclass(frozen=True)
-class ImageReady:
-    index: int
-    image_id: str
-    url: str
-    mime_type: str
-    width: int
-    height: int
-    size_bytes: int
-    data: bytes | None = field(default=None, repr=False)
-
-
-@dataclass(frozen=True)
-class Finished:
-    job_id: str
-    usage: Usage
-    images_delivered: int
-    elapsed_ms: int
-
-
-@dataclass(frozen=True)
-class Progress:
-    images_done: int
-    images_total: int
-    elapsed_ms: int
-
-
-@dataclass(frozen=True)
-class Preview:
-    index: int
-    partial_image_index: int
-    mime_type: str
-    data: bytes = field(repr=False)
-
-
-JobEvent = Accepted | ImageReady | Finished | Progress | Preview
 
 
 class ImageStudio:
@@ -80,21 +43,29 @@ class ImageStudio:
         prep: Prep,
         blobs: BlobStore,
         jobs: JobStore,
-        urls: UrlSigner,
+        queries: JobQueries,
         max_input_bytes: int,
         admission: Admission,
         metrics: Metrics,
         progress_interval_s: float = 10.0,
+        max_job_s: float = 900.0,
+        detach: bool = True,
+        idempotency_window_s: float = 86400.0,
     ) -> None:
         self._provider = provider
         self._prep = prep
         self._blobs = blobs
         self._jobs = jobs
-        self._urls = urls
+        self._queries = queries
         self._max_input_bytes = max_input_bytes
         self._admission = admission
         self._metrics = metrics
         self._progress_interval_s = progress_interval_s
+        self._max_job_s = max_job_s
+        self._detach = detach
+        self._idempotency_window_s = idempotency_window_s
+        # Jobs running in this process, whether or not their caller is still there.
+        self._live: set[asyncio.Task[None]] = set()
         metrics.in_flight.set_function(lambda: admission.in_flight)
         metrics.queued.set_function(lambda: admission.queued)
 
@@ -102,47 +73,113 @@ class ImageStudio:
         """Streams Accepted, one ImageReady per image as it is stored, then Finished.
 
         Raises ServiceError. When some images fail, the others are still delivered and stored
-        first; the error then names the failed indices.
+        first; the error then names the failed indices. The job itself runs in its own task: with
+        `detach` it goes on (and keeps its images) when the caller goes away or stops waiting.
+        A repeat of an idempotent request re-attaches to the first job instead.
         """
         started = time.monotonic()
-        deadline = started + timeout_s
+        caller_deadline = started + timeout_s
         validate(spec, max_input_bytes=self._max_input_bytes)
         ticket = self._admission.admit(caller, spec.number_of_images)
-        try:
-            async for event in self._run(spec, ticket, caller, started, deadline):
-                yield event
-        finally:
-            ticket.close()
-
-    async def _run(
-        self, spec: JobSpec, ticket: Ticket, caller: str, started: float, deadline: float
-    ) -> AsyncIterator[JobEvent]:
-        try:
-            async with asyncio.timeout(deadline - time.monotonic()):
-                plan = await self._prep.plan(spec, self._provider.rules)
-        except TimeoutError:
-            raise DeadlineExceeded(
-                "preparing the input images took longer than the deadline"
-            ) from None
-        job_id = new_id()
-        n = spec.number_of_images
         model = self._provider.rules.model
-        await self._jobs.create_job(
-            JobRecord(
-                id=job_id,
+        try:
+            wanted = JobRecord(
+                id=new_id(),
                 rpc=spec.operation.value,
                 caller=caller,
                 model=model,
                 params=spec.params(),
+                idempotency_key=spec.idempotency_key or None,
+                request_hash=spec.fingerprint(),
+                number_of_images=spec.number_of_images,
             )
-        )
-        logs.job_id.set(job_id)
+            job, created = await self._jobs.create_job(
+                wanted, idempotency_window_s=self._idempotency_window_s
+            )
+        except BaseException:
+            ticket.close()
+            raise
+        if not created:
+            ticket.close()
+            if job.request_hash != wanted.request_hash:
+                raise InvalidArgument(
+                    "idempotency_key",
+                    f"was used for job {job.id} with other parameters; use a new key",
+                    reason="IDEMPOTENCY_KEY_REUSED",
+                )
+            log.info("idempotent repeat re-attached to job %s", job.id)
+            async for event in self._queries.watch(
+                job, include_data=spec.include_data, timeout_s=timeout_s
+            ):
+                yield event
+            return
+        logs.job_id.set(job.id)
+        try:
+            async with asyncio.timeout(caller_deadline - time.monotonic()):
+                plan = await self._prep.plan(spec, self._provider.rules)
+        except BaseException as exc:
+            ticket.close()
+            error: BaseException = exc
+            if isinstance(exc, TimeoutError):
+                error = DeadlineExceeded("preparing the input images took longer than the deadline")
+            text = error.message if isinstance(error, ServiceError) else "preparation failed"
+            await asyncio.shield(self._jobs.finish_job(job.id, "failed", Usage(), text))
+            if error is exc:
+                raise
+            raise error from None
         log.info(
             "job accepted",
-            extra={"operation": spec.operation.value, "images": n, "model": model},
+            extra={"operation": spec.operation.value, "images": job.number_of_images},
         )
-        yield Accepted(job_id=job_id, number_of_images=n, model=model)
+        job_deadline = started + self._max_job_s if self._detach else caller_deadline
+        outbox: asyncio.Queue[JobEvent | ServiceError] = asyncio.Queue()
+        task = asyncio.create_task(
+            self._execute(spec, plan, ticket, job.id, started, job_deadline, outbox)
+        )
+        self._live.add(task)
+        task.add_done_callback(self._live.discard)
+        yield Accepted(job_id=job.id, number_of_images=job.number_of_images, model=model)
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(max(0.0, caller_deadline - time.monotonic())):
+                        item = await outbox.get()
+                except TimeoutError:
+                    error = DeadlineExceeded(
+                        "the deadline passed before the job finished"
+                        + ("; it goes on: WatchJob re-attaches to it" if self._detach else "")
+                    )
+                    error.metadata["job_id"] = job.id
+                    raise error from None
+                if isinstance(item, ServiceError):
+                    raise item
+                yield item
+                if isinstance(item, Finished):
+                    return
+        finally:
+            if not self._detach:
+                task.cancel()
 
+    async def drain(self, grace_s: float) -> None:
+        """At shutdown: lets running jobs finish within `grace_s`, then cancels the rest."""
+        if self._live:
+            _, pending = await asyncio.wait(set(self._live), timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _execute(
+        self,
+        spec: JobSpec,
+        plan: Plan,
+        ticket: Ticket,
+        job_id: str,
+        started: float,
+        deadline: float,
+        outbox: asyncio.Queue[JobEvent | ServiceError],
+    ) -> None:
+        """The job: every image as its own task; events (and a final error) go to `outbox`."""
+        n = spec.number_of_images
         # Finished image tasks and previews arrive on one queue, in the order they happen.
         arrivals: asyncio.Queue[asyncio.Task[tuple[ImageReady, Usage]] | Preview] = asyncio.Queue()
         tasks: dict[asyncio.Task[tuple[ImageReady, Usage]], int] = {}
@@ -157,8 +194,7 @@ class ImageStudio:
         try:
             pending = set(tasks)
             while pending:
-                now = time.monotonic()
-                wait = min(deadline - now, self._progress_interval_s)
+                wait = min(deadline - time.monotonic(), self._progress_interval_s)
                 try:
                     async with asyncio.timeout(max(0.0, wait)):
                         arrival = await arrivals.get()
@@ -166,11 +202,11 @@ class ImageStudio:
                     if time.monotonic() >= deadline:
                         failures.extend((tasks[t], _deadline_error()) for t in pending)
                         break
-                    done = n - len(pending)
-                    yield Progress(done, n, int((time.monotonic() - started) * 1000))
+                    elapsed = int((time.monotonic() - started) * 1000)
+                    outbox.put_nowait(Progress(n - len(pending), n, elapsed))
                     continue
                 if isinstance(arrival, Preview):
-                    yield arrival
+                    outbox.put_nowait(arrival)
                     continue
                 pending.discard(arrival)
                 if arrival.cancelled():
@@ -182,11 +218,12 @@ class ImageStudio:
                 ready, used = arrival.result()
                 usage += used
                 delivered += 1
-                yield ready
+                outbox.put_nowait(ready)
             status = "succeeded" if not failures else ("partial" if delivered else "failed")
         finally:
             for task in tasks:
                 task.cancel()
+            ticket.close()
             error_text = _failure_text(failures, n) if failures else None
             await asyncio.shield(self._jobs.finish_job(job_id, status, usage, error_text))
             self._count_usage(usage)
@@ -199,12 +236,15 @@ class ImageStudio:
             first.message = f"{error_text}; first error: {first.message}"
             first.metadata["failed_indices"] = ",".join(str(i) for i, _ in sorted(failures))
             first.metadata["job_id"] = job_id
-            raise first
-        yield Finished(
-            job_id=job_id,
-            usage=usage,
-            images_delivered=delivered,
-            elapsed_ms=int((time.monotonic() - started) * 1000),
+            outbox.put_nowait(first)
+            return
+        outbox.put_nowait(
+            Finished(
+                job_id=job_id,
+                usage=usage,
+                images_delivered=delivered,
+                elapsed_ms=int((time.monotonic() - started) * 1000),
+            )
         )
 
     async def _one(
@@ -240,7 +280,7 @@ class ImageStudio:
         name = f"{image_id}.{final.mime_type.split('/')[1]}"
         blob_key = f"images/{name}"
         # Stored before it is announced, so the URL works the moment the caller sees it.
-        await self._blobs.put(blob_key, final.data)
+        await self._blobs.put(blob_key, final.data, final.mime_type)
         await self._jobs.add_image(
             ImageRecord(
                 id=image_id,
@@ -257,7 +297,7 @@ class ImageStudio:
         ready = ImageReady(
             index=index,
             image_id=image_id,
-            url=self._urls.image_url(name),
+            url=await self._queries.image_url(blob_key),
             mime_type=final.mime_type,
             width=final.width,
             height=final.height,

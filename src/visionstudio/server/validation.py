@@ -7,6 +7,7 @@ import math
 from visionstudio.server.errors import InvalidArgument
 from visionstudio.server.spec import (
     BORDER_RANGE,
+    MAX_IDEMPOTENCY_KEY_CHARS,
     MAX_IMAGES,
     MAX_PARTIAL_IMAGES,
     MAX_PROMPT_CHARS,
@@ -43,6 +44,10 @@ def validate(spec: JobSpec, *, max_input_bytes: int) -> JobSpec:
         )
     if not 1 <= spec.number_of_images <= MAX_IMAGES:
         raise InvalidArgument("number_of_images", f"must be between 1 and {MAX_IMAGES}")
+    if len(spec.idempotency_key) > MAX_IDEMPOTENCY_KEY_CHARS:
+        raise InvalidArgument(
+            "idempotency_key", f"is longer than {MAX_IDEMPOTENCY_KEY_CHARS} characters"
+        )
     if not 0 <= spec.partial_images <= MAX_PARTIAL_IMAGES:
         raise InvalidArgument("partial_images", f"must be between 0 and {MAX_PARTIAL_IMAGES}")
     if spec.background is Background.TRANSPARENT and not spec.output_format.has_alpha:

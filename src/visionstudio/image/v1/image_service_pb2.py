@@ -22,43 +22,60 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)visionstudio/image/v1/image_service.proto\x12\x15visionstudio.image.v1\"\xcc\x02\n\x14GenerateImageRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x18\n\x10number_of_images\x18\x02 \x01(\x05\x12\x38\n\x0c\x61spect_ratio\x18\x03 \x01(\x0e\x32\".visionstudio.image.v1.AspectRatio\x12/\n\x07quality\x18\x04 \x01(\x0e\x32\x1e.visionstudio.image.v1.Quality\x12\x35\n\nbackground\x18\x05 \x01(\x0e\x32!.visionstudio.image.v1.Background\x12\x14\n\x0cinclude_data\x18\x06 \x01(\x08\x12:\n\routput_format\x18\x07 \x01(\x0e\x32#.visionstudio.image.v1.OutputFormat\x12\x16\n\x0epartial_images\x18\x08 \x01(\x05\"\xfc\x02\n\x10\x45\x64itImageRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x13\n\timage_url\x18\x02 \x01(\tH\x00\x12\x14\n\nimage_file\x18\x03 \x01(\x0cH\x00\x12\x18\n\x10number_of_images\x18\x04 \x01(\x05\x12\x38\n\x0c\x61spect_ratio\x18\x05 \x01(\x0e\x32\".visionstudio.image.v1.AspectRatio\x12/\n\x07quality\x18\x06 \x01(\x0e\x32\x1e.visionstudio.image.v1.Quality\x12\x35\n\nbackground\x18\x07 \x01(\x0e\x32!.visionstudio.image.v1.Background\x12\x14\n\x0cinclude_data\x18\x08 \x01(\x08\x12:\n\routput_format\x18\t \x01(\x0e\x32#.visionstudio.image.v1.OutputFormat\x12\x16\n\x0epartial_images\x18\n \x01(\x05\x42\x07\n\x05image\"\xda\x02\n\x0eInpaintRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x13\n\timage_url\x18\x02 \x01(\tH\x00\x12\x14\n\nimage_file\x18\x03 \x01(\x0cH\x00\x12\x12\n\x08mask_url\x18\x04 \x01(\tH\x01\x12\x13\n\tmask_file\x18\x05 \x01(\x0cH\x01\x12\x1b\n\x13inpaint_border_only\x18\x06 \x01(\x08\x12\x19\n\x11\x62order_percentage\x18\x07 \x01(\x02\x12\x18\n\x10number_of_images\x18\x08 \x01(\x05\x12/\n\x07quality\x18\t \x01(\x0e\x32\x1e.visionstudio.image.v1.Quality\x12\x14\n\x0cinclude_data\x18\n \x01(\x08\x12:\n\routput_format\x18\x0b \x01(\x0e\x32#.visionstudio.image.v1.OutputFormatB\x07\n\x05imageB\x06\n\x04mask\"\x9a\x02\n\nImageEvent\x12\x36\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x0b\x32\".visionstudio.image.v1.JobAcceptedH\x00\x12-\n\x05image\x18\x02 \x01(\x0b\x32\x1c.visionstudio.image.v1.ImageH\x00\x12\x34\n\x07summary\x18\x03 \x01(\x0b\x32!.visionstudio.image.v1.JobSummaryH\x00\x12\x33\n\x08progress\x18\x04 \x01(\x0b\x32\x1f.visionstudio.image.v1.ProgressH\x00\x12\x31\n\x07preview\x18\x05 \x01(\x0b\x32\x1e.visionstudio.image.v1.PreviewH\x00\x42\x07\n\x05\x65vent\"I\n\x08Progress\x12\x13\n\x0bimages_done\x18\x01 \x01(\x05\x12\x14\n\x0cimages_total\x18\x02 \x01(\x05\x12\x12\n\nelapsed_ms\x18\x03 \x01(\x03\"V\n\x07Preview\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x1b\n\x13partial_image_index\x18\x02 \x01(\x05\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x11\n\tmime_type\x18\x04 \x01(\t\"F\n\x0bJobAccepted\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x18\n\x10number_of_images\x18\x02 \x01(\x05\x12\r\n\x05model\x18\x03 \x01(\t\"\x89\x01\n\x05Image\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x11\n\tmime_type\x18\x04 \x01(\t\x12\r\n\x05width\x18\x05 \x01(\x05\x12\x0e\n\x06height\x18\x06 \x01(\x05\x12\x10\n\x08image_id\x18\x07 \x01(\t\x12\x12\n\nsize_bytes\x18\x08 \x01(\x03\"w\n\nJobSummary\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12+\n\x05usage\x18\x02 \x01(\x0b\x32\x1c.visionstudio.image.v1.Usage\x12\x18\n\x10images_delivered\x18\x03 \x01(\x05\x12\x12\n\nelapsed_ms\x18\x04 \x01(\x03\"\x81\x01\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\x12\x19\n\x11input_text_tokens\x18\x02 \x01(\x03\x12\x1a\n\x12input_image_tokens\x18\x03 \x01(\x03\x12\x15\n\routput_tokens\x18\x04 \x01(\x03\x12\x14\n\x0ctotal_tokens\x18\x05 \x01(\x03*\xc7\x01\n\x0b\x41spectRatio\x12\x1c\n\x18\x41SPECT_RATIO_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41SPECT_RATIO_1_1\x10\x01\x12\x14\n\x10\x41SPECT_RATIO_2_3\x10\x02\x12\x14\n\x10\x41SPECT_RATIO_3_2\x10\x03\x12\x14\n\x10\x41SPECT_RATIO_3_4\x10\x04\x12\x14\n\x10\x41SPECT_RATIO_4_3\x10\x05\x12\x15\n\x11\x41SPECT_RATIO_9_16\x10\x06\x12\x15\n\x11\x41SPECT_RATIO_16_9\x10\x07*k\n\x07Quality\x12\x17\n\x13QUALITY_UNSPECIFIED\x10\x00\x12\x10\n\x0cQUALITY_AUTO\x10\x01\x12\x0f\n\x0bQUALITY_LOW\x10\x02\x12\x12\n\x0eQUALITY_MEDIUM\x10\x03\x12\x10\n\x0cQUALITY_HIGH\x10\x04*p\n\nBackground\x12\x1a\n\x16\x42\x41\x43KGROUND_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x42\x41\x43KGROUND_AUTO\x10\x01\x12\x1a\n\x16\x42\x41\x43KGROUND_TRANSPARENT\x10\x02\x12\x15\n\x11\x42\x41\x43KGROUND_OPAQUE\x10\x03*t\n\x0cOutputFormat\x12\x1d\n\x19OUTPUT_FORMAT_UNSPECIFIED\x10\x00\x12\x15\n\x11OUTPUT_FORMAT_PNG\x10\x01\x12\x16\n\x12OUTPUT_FORMAT_JPEG\x10\x02\x12\x16\n\x12OUTPUT_FORMAT_WEBP\x10\x03\x32\xa3\x02\n\x0cImageService\x12\x61\n\rGenerateImage\x12+.visionstudio.image.v1.GenerateImageRequest\x1a!.visionstudio.image.v1.ImageEvent0\x01\x12Y\n\tEditImage\x12\'.visionstudio.image.v1.EditImageRequest\x1a!.visionstudio.image.v1.ImageEvent0\x01\x12U\n\x07Inpaint\x12%.visionstudio.image.v1.InpaintRequest\x1a!.visionstudio.image.v1.ImageEvent0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)visionstudio/image/v1/image_service.proto\x12\x15visionstudio.image.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe5\x02\n\x14GenerateImageRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x18\n\x10number_of_images\x18\x02 \x01(\x05\x12\x38\n\x0c\x61spect_ratio\x18\x03 \x01(\x0e\x32\".visionstudio.image.v1.AspectRatio\x12/\n\x07quality\x18\x04 \x01(\x0e\x32\x1e.visionstudio.image.v1.Quality\x12\x35\n\nbackground\x18\x05 \x01(\x0e\x32!.visionstudio.image.v1.Background\x12\x14\n\x0cinclude_data\x18\x06 \x01(\x08\x12:\n\routput_format\x18\x07 \x01(\x0e\x32#.visionstudio.image.v1.OutputFormat\x12\x16\n\x0epartial_images\x18\x08 \x01(\x05\x12\x17\n\x0fidempotency_key\x18\t \x01(\t\"\x95\x03\n\x10\x45\x64itImageRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x13\n\timage_url\x18\x02 \x01(\tH\x00\x12\x14\n\nimage_file\x18\x03 \x01(\x0cH\x00\x12\x18\n\x10number_of_images\x18\x04 \x01(\x05\x12\x38\n\x0c\x61spect_ratio\x18\x05 \x01(\x0e\x32\".visionstudio.image.v1.AspectRatio\x12/\n\x07quality\x18\x06 \x01(\x0e\x32\x1e.visionstudio.image.v1.Quality\x12\x35\n\nbackground\x18\x07 \x01(\x0e\x32!.visionstudio.image.v1.Background\x12\x14\n\x0cinclude_data\x18\x08 \x01(\x08\x12:\n\routput_format\x18\t \x01(\x0e\x32#.visionstudio.image.v1.OutputFormat\x12\x16\n\x0epartial_images\x18\n \x01(\x05\x12\x17\n\x0fidempotency_key\x18\x0b \x01(\tB\x07\n\x05image\"\xf3\x02\n\x0eInpaintRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x13\n\timage_url\x18\x02 \x01(\tH\x00\x12\x14\n\nimage_file\x18\x03 \x01(\x0cH\x00\x12\x12\n\x08mask_url\x18\x04 \x01(\tH\x01\x12\x13\n\tmask_file\x18\x05 \x01(\x0cH\x01\x12\x1b\n\x13inpaint_border_only\x18\x06 \x01(\x08\x12\x19\n\x11\x62order_percentage\x18\x07 \x01(\x02\x12\x18\n\x10number_of_images\x18\x08 \x01(\x05\x12/\n\x07quality\x18\t \x01(\x0e\x32\x1e.visionstudio.image.v1.Quality\x12\x14\n\x0cinclude_data\x18\n \x01(\x08\x12:\n\routput_format\x18\x0b \x01(\x0e\x32#.visionstudio.image.v1.OutputFormat\x12\x17\n\x0fidempotency_key\x18\x0c \x01(\tB\x07\n\x05imageB\x06\n\x04mask\"\x9a\x02\n\nImageEvent\x12\x36\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x0b\x32\".visionstudio.image.v1.JobAcceptedH\x00\x12-\n\x05image\x18\x02 \x01(\x0b\x32\x1c.visionstudio.image.v1.ImageH\x00\x12\x34\n\x07summary\x18\x03 \x01(\x0b\x32!.visionstudio.image.v1.JobSummaryH\x00\x12\x33\n\x08progress\x18\x04 \x01(\x0b\x32\x1f.visionstudio.image.v1.ProgressH\x00\x12\x31\n\x07preview\x18\x05 \x01(\x0b\x32\x1e.visionstudio.image.v1.PreviewH\x00\x42\x07\n\x05\x65vent\"I\n\x08Progress\x12\x13\n\x0bimages_done\x18\x01 \x01(\x05\x12\x14\n\x0cimages_total\x18\x02 \x01(\x05\x12\x12\n\nelapsed_ms\x18\x03 \x01(\x03\"V\n\x07Preview\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x1b\n\x13partial_image_index\x18\x02 \x01(\x05\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x11\n\tmime_type\x18\x04 \x01(\t\"F\n\x0bJobAccepted\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x18\n\x10number_of_images\x18\x02 \x01(\x05\x12\r\n\x05model\x18\x03 \x01(\t\"\x89\x01\n\x05Image\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x11\n\tmime_type\x18\x04 \x01(\t\x12\r\n\x05width\x18\x05 \x01(\x05\x12\x0e\n\x06height\x18\x06 \x01(\x05\x12\x10\n\x08image_id\x18\x07 \x01(\t\x12\x12\n\nsize_bytes\x18\x08 \x01(\x03\"w\n\nJobSummary\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12+\n\x05usage\x18\x02 \x01(\x0b\x32\x1c.visionstudio.image.v1.Usage\x12\x18\n\x10images_delivered\x18\x03 \x01(\x05\x12\x12\n\nelapsed_ms\x18\x04 \x01(\x03\"\x81\x01\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\x03\x12\x19\n\x11input_text_tokens\x18\x02 \x01(\x03\x12\x1a\n\x12input_image_tokens\x18\x03 \x01(\x03\x12\x15\n\routput_tokens\x18\x04 \x01(\x03\x12\x14\n\x0ctotal_tokens\x18\x05 \x01(\x03\"\x81\x03\n\x03Job\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x11\n\toperation\x18\x02 \x01(\t\x12\x30\n\x06status\x18\x03 \x01(\x0e\x32 .visionstudio.image.v1.JobStatus\x12\r\n\x05model\x18\x04 \x01(\t\x12\x17\n\x0fparameters_json\x18\x05 \x01(\t\x12\x18\n\x10number_of_images\x18\x06 \x01(\x05\x12,\n\x06images\x18\x07 \x03(\x0b\x32\x1c.visionstudio.image.v1.Image\x12+\n\x05usage\x18\x08 \x01(\x0b\x32\x1c.visionstudio.image.v1.Usage\x12\r\n\x05\x65rror\x18\t \x01(\t\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fidempotency_key\x18\x0c \x01(\t\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"7\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x14\n\x0cinclude_data\x18\x02 \x01(\x08\"\xd1\x01\n\x0fListJobsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x30\n\x06status\x18\x03 \x01(\x0e\x32 .visionstudio.image.v1.JobStatus\x12\x31\n\rcreated_after\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"U\n\x10ListJobsResponse\x12(\n\x04jobs\x18\x01 \x03(\x0b\x32\x1a.visionstudio.image.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"o\n\x0fGetUsageRequest\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"]\n\x10GetUsageResponse\x12\x0c\n\x04jobs\x18\x01 \x01(\x03\x12\x0e\n\x06images\x18\x02 \x01(\x03\x12+\n\x05usage\x18\x03 \x01(\x0b\x32\x1c.visionstudio.image.v1.Usage*\xc7\x01\n\x0b\x41spectRatio\x12\x1c\n\x18\x41SPECT_RATIO_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41SPECT_RATIO_1_1\x10\x01\x12\x14\n\x10\x41SPECT_RATIO_2_3\x10\x02\x12\x14\n\x10\x41SPECT_RATIO_3_2\x10\x03\x12\x14\n\x10\x41SPECT_RATIO_3_4\x10\x04\x12\x14\n\x10\x41SPECT_RATIO_4_3\x10\x05\x12\x15\n\x11\x41SPECT_RATIO_9_16\x10\x06\x12\x15\n\x11\x41SPECT_RATIO_16_9\x10\x07*k\n\x07Quality\x12\x17\n\x13QUALITY_UNSPECIFIED\x10\x00\x12\x10\n\x0cQUALITY_AUTO\x10\x01\x12\x0f\n\x0bQUALITY_LOW\x10\x02\x12\x12\n\x0eQUALITY_MEDIUM\x10\x03\x12\x10\n\x0cQUALITY_HIGH\x10\x04*p\n\nBackground\x12\x1a\n\x16\x42\x41\x43KGROUND_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x42\x41\x43KGROUND_AUTO\x10\x01\x12\x1a\n\x16\x42\x41\x43KGROUND_TRANSPARENT\x10\x02\x12\x15\n\x11\x42\x41\x43KGROUND_OPAQUE\x10\x03*t\n\x0cOutputFormat\x12\x1d\n\x19OUTPUT_FORMAT_UNSPECIFIED\x10\x00\x12\x15\n\x11OUTPUT_FORMAT_PNG\x10\x01\x12\x16\n\x12OUTPUT_FORMAT_JPEG\x10\x02\x12\x16\n\x12OUTPUT_FORMAT_WEBP\x10\x03*\xa2\x01\n\tJobStatus\x12\x1a\n\x16JOB_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12JOB_STATUS_RUNNING\x10\x01\x12\x18\n\x14JOB_STATUS_SUCCEEDED\x10\x02\x12\x16\n\x12JOB_STATUS_PARTIAL\x10\x03\x12\x15\n\x11JOB_STATUS_FAILED\x10\x04\x12\x18\n\x14JOB_STATUS_CANCELLED\x10\x05\x32\x82\x05\n\x0cImageService\x12\x61\n\rGenerateImage\x12+.visionstudio.image.v1.GenerateImageRequest\x1a!.visionstudio.image.v1.ImageEvent0\x01\x12Y\n\tEditImage\x12\'.visionstudio.image.v1.EditImageRequest\x1a!.visionstudio.image.v1.ImageEvent0\x01\x12U\n\x07Inpaint\x12%.visionstudio.image.v1.InpaintRequest\x1a!.visionstudio.image.v1.ImageEvent0\x01\x12J\n\x06GetJob\x12$.visionstudio.image.v1.GetJobRequest\x1a\x1a.visionstudio.image.v1.Job\x12W\n\x08WatchJob\x12&.visionstudio.image.v1.WatchJobRequest\x1a!.visionstudio.image.v1.ImageEvent0\x01\x12[\n\x08ListJobs\x12&.visionstudio.image.v1.ListJobsRequest\x1a\'.visionstudio.image.v1.ListJobsResponse\x12[\n\x08GetUsage\x12&.visionstudio.image.v1.GetUsageRequest\x1a\'.visionstudio.image.v1.GetUsageResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'visionstudio.image.v1.image_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ASPECTRATIO']._serialized_start=2049
-  _globals['_ASPECTRATIO']._serialized_end=2248
-  _globals['_QUALITY']._serialized_start=2250
-  _globals['_QUALITY']._serialized_end=2357
-  _globals['_BACKGROUND']._serialized_start=2359
-  _globals['_BACKGROUND']._serialized_end=2471
-  _globals['_OUTPUTFORMAT']._serialized_start=2473
-  _globals['_OUTPUTFORMAT']._serialized_end=2589
-  _globals['_GENERATEIMAGEREQUEST']._serialized_start=69
-  _globals['_GENERATEIMAGEREQUEST']._serialized_end=401
-  _globals['_EDITIMAGEREQUEST']._serialized_start=404
-  _globals['_EDITIMAGEREQUEST']._serialized_end=784
-  _globals['_INPAINTREQUEST']._serialized_start=787
-  _globals['_INPAINTREQUEST']._serialized_end=1133
-  _globals['_IMAGEEVENT']._serialized_start=1136
-  _globals['_IMAGEEVENT']._serialized_end=1418
-  _globals['_PROGRESS']._serialized_start=1420
-  _globals['_PROGRESS']._serialized_end=1493
-  _globals['_PREVIEW']._serialized_start=1495
-  _globals['_PREVIEW']._serialized_end=1581
-  _globals['_JOBACCEPTED']._serialized_start=1583
-  _globals['_JOBACCEPTED']._serialized_end=1653
-  _globals['_IMAGE']._serialized_start=1656
-  _globals['_IMAGE']._serialized_end=1793
-  _globals['_JOBSUMMARY']._serialized_start=1795
-  _globals['_JOBSUMMARY']._serialized_end=1914
-  _globals['_USAGE']._serialized_start=1917
-  _globals['_USAGE']._serialized_end=2046
-  _globals['_IMAGESERVICE']._serialized_start=2592
-  _globals['_IMAGESERVICE']._serialized_end=2883
+  _globals['_ASPECTRATIO']._serialized_start=3142
+  _globals['_ASPECTRATIO']._serialized_end=3341
+  _globals['_QUALITY']._serialized_start=3343
+  _globals['_QUALITY']._serialized_end=3450
+  _globals['_BACKGROUND']._serialized_start=3452
+  _globals['_BACKGROUND']._serialized_end=3564
+  _globals['_OUTPUTFORMAT']._serialized_start=3566
+  _globals['_OUTPUTFORMAT']._serialized_end=3682
+  _globals['_JOBSTATUS']._serialized_start=3685
+  _globals['_JOBSTATUS']._serialized_end=3847
+  _globals['_GENERATEIMAGEREQUEST']._serialized_start=102
+  _globals['_GENERATEIMAGEREQUEST']._serialized_end=459
+  _globals['_EDITIMAGEREQUEST']._serialized_start=462
+  _globals['_EDITIMAGEREQUEST']._serialized_end=867
+  _globals['_INPAINTREQUEST']._serialized_start=870
+  _globals['_INPAINTREQUEST']._serialized_end=1241
+  _globals['_IMAGEEVENT']._serialized_start=1244
+  _globals['_IMAGEEVENT']._serialized_end=1526
+  _globals['_PROGRESS']._serialized_start=1528
+  _globals['_PROGRESS']._serialized_end=1601
+  _globals['_PREVIEW']._serialized_start=1603
+  _globals['_PREVIEW']._serialized_end=1689
+  _globals['_JOBACCEPTED']._serialized_start=1691
+  _globals['_JOBACCEPTED']._serialized_end=1761
+  _globals['_IMAGE']._serialized_start=1764
+  _globals['_IMAGE']._serialized_end=1901
+  _globals['_JOBSUMMARY']._serialized_start=1903
+  _globals['_JOBSUMMARY']._serialized_end=2022
+  _globals['_USAGE']._serialized_start=2025
+  _globals['_USAGE']._serialized_end=2154
+  _globals['_JOB']._serialized_start=2157
+  _globals['_JOB']._serialized_end=2542
+  _globals['_GETJOBREQUEST']._serialized_start=2544
+  _globals['_GETJOBREQUEST']._serialized_end=2575
+  _globals['_WATCHJOBREQUEST']._serialized_start=2577
+  _globals['_WATCHJOBREQUEST']._serialized_end=2632
+  _globals['_LISTJOBSREQUEST']._serialized_start=2635
+  _globals['_LISTJOBSREQUEST']._serialized_end=2844
+  _globals['_LISTJOBSRESPONSE']._serialized_start=2846
+  _globals['_LISTJOBSRESPONSE']._serialized_end=2931
+  _globals['_GETUSAGEREQUEST']._serialized_start=2933
+  _globals['_GETUSAGEREQUEST']._serialized_end=3044
+  _globals['_GETUSAGERESPONSE']._serialized_start=3046
+  _globals['_GETUSAGERESPONSE']._serialized_end=3139
+  _globals['_IMAGESERVICE']._serialized_start=3850
+  _globals['_IMAGESERVICE']._serialized_end=4492
 # @@protoc_insertion_point(module_scope)

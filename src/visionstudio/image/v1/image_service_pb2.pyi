@@ -3,13 +3,17 @@
 isort:skip_file
 Image generation, editing and inpainting backed by OpenAI's image models.
 
-Every RPC is server-streaming: the first event names the job, each finished
-image is sent the moment it is stored, and a closing summary carries usage.
+The image RPCs are server-streaming: the first event names the job, each
+finished image is sent the moment it is stored, and a closing summary
+carries usage.
 Clients authenticate with the `x-api-key` metadata entry.
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
@@ -175,6 +179,46 @@ OUTPUT_FORMAT_WEBP: OutputFormat.ValueType  # 3
 """image/webp, supports transparency."""
 Global___OutputFormat: _TypeAlias = OutputFormat  # noqa: Y015
 
+class _JobStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _JobStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_JobStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    JOB_STATUS_UNSPECIFIED: _JobStatus.ValueType  # 0
+    """Not used."""
+    JOB_STATUS_RUNNING: _JobStatus.ValueType  # 1
+    """Images are still being made."""
+    JOB_STATUS_SUCCEEDED: _JobStatus.ValueType  # 2
+    """Every image was delivered."""
+    JOB_STATUS_PARTIAL: _JobStatus.ValueType  # 3
+    """Some images were delivered, some failed (see `Job.error`)."""
+    JOB_STATUS_FAILED: _JobStatus.ValueType  # 4
+    """No image was delivered (see `Job.error`)."""
+    JOB_STATUS_CANCELLED: _JobStatus.ValueType  # 5
+    """Stopped before the end (the caller went away and the server was set to
+    cancel, or the server shut down).
+    """
+
+class JobStatus(_JobStatus, metaclass=_JobStatusEnumTypeWrapper):
+    """Where a job is."""
+
+JOB_STATUS_UNSPECIFIED: JobStatus.ValueType  # 0
+"""Not used."""
+JOB_STATUS_RUNNING: JobStatus.ValueType  # 1
+"""Images are still being made."""
+JOB_STATUS_SUCCEEDED: JobStatus.ValueType  # 2
+"""Every image was delivered."""
+JOB_STATUS_PARTIAL: JobStatus.ValueType  # 3
+"""Some images were delivered, some failed (see `Job.error`)."""
+JOB_STATUS_FAILED: JobStatus.ValueType  # 4
+"""No image was delivered (see `Job.error`)."""
+JOB_STATUS_CANCELLED: JobStatus.ValueType  # 5
+"""Stopped before the end (the caller went away and the server was set to
+cancel, or the server shut down).
+"""
+Global___JobStatus: _TypeAlias = JobStatus  # noqa: Y015
+
 @_typing.final
 class GenerateImageRequest(_message.Message):
     """Request for GenerateImage."""
@@ -189,6 +233,7 @@ class GenerateImageRequest(_message.Message):
     INCLUDE_DATA_FIELD_NUMBER: _builtins.int
     OUTPUT_FORMAT_FIELD_NUMBER: _builtins.int
     PARTIAL_IMAGES_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     prompt: _builtins.str
     """REQUIRED. What to draw; 1..32000 characters, not only whitespace."""
     number_of_images: _builtins.int
@@ -211,6 +256,13 @@ class GenerateImageRequest(_message.Message):
     """Low-resolution previews per image while it renders, 0..3 (default 0: none).
     Each arrives as a `preview` event; they cost extra output tokens upstream.
     """
+    idempotency_key: _builtins.str
+    """Makes retries safe (AIP-155): a repeat with the same key and the same
+    parameters within 24 hours re-attaches to the first job (its images are
+    streamed, nothing is generated or charged again); the same key with other
+    parameters is refused with INVALID_ARGUMENT (reason
+    `IDEMPOTENCY_KEY_REUSED`). Up to 128 characters; empty (the default): none.
+    """
     def __init__(
         self,
         *,
@@ -222,10 +274,11 @@ class GenerateImageRequest(_message.Message):
         include_data: _builtins.bool = ...,
         output_format: Global___OutputFormat.ValueType = ...,
         partial_images: _builtins.int = ...,
+        idempotency_key: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aspect_ratio", b"aspect_ratio", "background", b"background", "include_data", b"include_data", "number_of_images", b"number_of_images", "output_format", b"output_format", "partial_images", b"partial_images", "prompt", b"prompt", "quality", b"quality"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aspect_ratio", b"aspect_ratio", "background", b"background", "idempotency_key", b"idempotency_key", "include_data", b"include_data", "number_of_images", b"number_of_images", "output_format", b"output_format", "partial_images", b"partial_images", "prompt", b"prompt", "quality", b"quality"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -247,6 +300,7 @@ class EditImageRequest(_message.Message):
     INCLUDE_DATA_FIELD_NUMBER: _builtins.int
     OUTPUT_FORMAT_FIELD_NUMBER: _builtins.int
     PARTIAL_IMAGES_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     prompt: _builtins.str
     """REQUIRED. How to transform the image; 1..32000 characters, not only
     whitespace.
@@ -281,6 +335,13 @@ class EditImageRequest(_message.Message):
     """Low-resolution previews per image while it renders, 0..3 (default 0: none).
     Each arrives as a `preview` event; they cost extra output tokens upstream.
     """
+    idempotency_key: _builtins.str
+    """Makes retries safe (AIP-155): a repeat with the same key and the same
+    parameters within 24 hours re-attaches to the first job (its images are
+    streamed, nothing is generated or charged again); the same key with other
+    parameters is refused with INVALID_ARGUMENT (reason
+    `IDEMPOTENCY_KEY_REUSED`). Up to 128 characters; empty (the default): none.
+    """
     def __init__(
         self,
         *,
@@ -294,10 +355,11 @@ class EditImageRequest(_message.Message):
         include_data: _builtins.bool = ...,
         output_format: Global___OutputFormat.ValueType = ...,
         partial_images: _builtins.int = ...,
+        idempotency_key: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["image", b"image", "image_file", b"image_file", "image_url", b"image_url"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aspect_ratio", b"aspect_ratio", "background", b"background", "image", b"image", "image_file", b"image_file", "image_url", b"image_url", "include_data", b"include_data", "number_of_images", b"number_of_images", "output_format", b"output_format", "partial_images", b"partial_images", "prompt", b"prompt", "quality", b"quality"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aspect_ratio", b"aspect_ratio", "background", b"background", "idempotency_key", b"idempotency_key", "image", b"image", "image_file", b"image_file", "image_url", b"image_url", "include_data", b"include_data", "number_of_images", b"number_of_images", "output_format", b"output_format", "partial_images", b"partial_images", "prompt", b"prompt", "quality", b"quality"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_image: _TypeAlias = _typing.Literal["image_url", "image_file"]  # noqa: Y015
     _WhichOneofArgType_image: _TypeAlias = _typing.Literal["image", b"image"]  # noqa: Y015
@@ -325,6 +387,7 @@ class InpaintRequest(_message.Message):
     QUALITY_FIELD_NUMBER: _builtins.int
     INCLUDE_DATA_FIELD_NUMBER: _builtins.int
     OUTPUT_FORMAT_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
     prompt: _builtins.str
     """REQUIRED. What to paint in the masked area (or the new border);
     1..32000 characters, not only whitespace.
@@ -366,6 +429,13 @@ class InpaintRequest(_message.Message):
     """
     output_format: Global___OutputFormat.ValueType
     """Encoding of the delivered images; unspecified (the default) means PNG."""
+    idempotency_key: _builtins.str
+    """Makes retries safe (AIP-155): a repeat with the same key and the same
+    parameters within 24 hours re-attaches to the first job (its images are
+    streamed, nothing is generated or charged again); the same key with other
+    parameters is refused with INVALID_ARGUMENT (reason
+    `IDEMPOTENCY_KEY_REUSED`). Up to 128 characters; empty (the default): none.
+    """
     def __init__(
         self,
         *,
@@ -380,10 +450,11 @@ class InpaintRequest(_message.Message):
         quality: Global___Quality.ValueType = ...,
         include_data: _builtins.bool = ...,
         output_format: Global___OutputFormat.ValueType = ...,
+        idempotency_key: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["image", b"image", "image_file", b"image_file", "image_url", b"image_url", "mask", b"mask", "mask_file", b"mask_file", "mask_url", b"mask_url"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["border_percentage", b"border_percentage", "image", b"image", "image_file", b"image_file", "image_url", b"image_url", "include_data", b"include_data", "inpaint_border_only", b"inpaint_border_only", "mask", b"mask", "mask_file", b"mask_file", "mask_url", b"mask_url", "number_of_images", b"number_of_images", "output_format", b"output_format", "prompt", b"prompt", "quality", b"quality"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["border_percentage", b"border_percentage", "idempotency_key", b"idempotency_key", "image", b"image", "image_file", b"image_file", "image_url", b"image_url", "include_data", b"include_data", "inpaint_border_only", b"inpaint_border_only", "mask", b"mask", "mask_file", b"mask_file", "mask_url", b"mask_url", "number_of_images", b"number_of_images", "output_format", b"output_format", "prompt", b"prompt", "quality", b"quality"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_image: _TypeAlias = _typing.Literal["image_url", "image_file"]  # noqa: Y015
     _WhichOneofArgType_image: _TypeAlias = _typing.Literal["image", b"image"]  # noqa: Y015
@@ -685,3 +756,263 @@ class Usage(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Usage: _TypeAlias = Usage  # noqa: Y015
+
+@_typing.final
+class Job(_message.Message):
+    """A job: one GenerateImage, EditImage or Inpaint call and what it produced."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    OPERATION_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    PARAMETERS_JSON_FIELD_NUMBER: _builtins.int
+    NUMBER_OF_IMAGES_FIELD_NUMBER: _builtins.int
+    IMAGES_FIELD_NUMBER: _builtins.int
+    USAGE_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    job_id: _builtins.str
+    """OUTPUT_ONLY. Unique id of the job."""
+    operation: _builtins.str
+    """OUTPUT_ONLY. The RPC that created it: `generate`, `edit` or `inpaint`."""
+    status: Global___JobStatus.ValueType
+    """OUTPUT_ONLY. Where it is."""
+    model: _builtins.str
+    """OUTPUT_ONLY. The upstream model."""
+    parameters_json: _builtins.str
+    """OUTPUT_ONLY. The request's parameters as JSON (image bytes replaced by
+    their length; URLs kept).
+    """
+    number_of_images: _builtins.int
+    """OUTPUT_ONLY. How many images the job makes, 1..10."""
+    error: _builtins.str
+    """OUTPUT_ONLY. What failed, for PARTIAL and FAILED jobs."""
+    idempotency_key: _builtins.str
+    """OUTPUT_ONLY. The request's idempotency key, if it had one."""
+    @_builtins.property
+    def images(self) -> _containers.RepeatedCompositeFieldContainer[Global___Image]:
+        """OUTPUT_ONLY. The images made so far, in the order they were stored.
+        `data` is never set here; `url`s are freshly signed.
+        """
+
+    @_builtins.property
+    def usage(self) -> Global___Usage:
+        """OUTPUT_ONLY. Tokens charged (complete once the job has ended)."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """OUTPUT_ONLY. When the job was created."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """OUTPUT_ONLY. When the job last changed."""
+
+    def __init__(
+        self,
+        *,
+        job_id: _builtins.str = ...,
+        operation: _builtins.str = ...,
+        status: Global___JobStatus.ValueType = ...,
+        model: _builtins.str = ...,
+        parameters_json: _builtins.str = ...,
+        number_of_images: _builtins.int = ...,
+        images: _abc.Iterable[Global___Image] | None = ...,
+        usage: Global___Usage | None = ...,
+        error: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+        idempotency_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time", "usage", b"usage"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "error", b"error", "idempotency_key", b"idempotency_key", "images", b"images", "job_id", b"job_id", "model", b"model", "number_of_images", b"number_of_images", "operation", b"operation", "parameters_json", b"parameters_json", "status", b"status", "update_time", b"update_time", "usage", b"usage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Job: _TypeAlias = Job  # noqa: Y015
+
+@_typing.final
+class GetJobRequest(_message.Message):
+    """Request for GetJob."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    job_id: _builtins.str
+    """REQUIRED. The job's id, as in `JobAccepted.job_id`."""
+    def __init__(
+        self,
+        *,
+        job_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["job_id", b"job_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetJobRequest: _TypeAlias = GetJobRequest  # noqa: Y015
+
+@_typing.final
+class WatchJobRequest(_message.Message):
+    """Request for WatchJob."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    INCLUDE_DATA_FIELD_NUMBER: _builtins.int
+    job_id: _builtins.str
+    """REQUIRED. The job's id, as in `JobAccepted.job_id`."""
+    include_data: _builtins.bool
+    """When true each `Image` event also carries the encoded image in `data`."""
+    def __init__(
+        self,
+        *,
+        job_id: _builtins.str = ...,
+        include_data: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["include_data", b"include_data", "job_id", b"job_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchJobRequest: _TypeAlias = WatchJobRequest  # noqa: Y015
+
+@_typing.final
+class ListJobsRequest(_message.Message):
+    """Request for ListJobs."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    CREATED_AFTER_FIELD_NUMBER: _builtins.int
+    CREATED_BEFORE_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """Jobs per page, 1..100; 0 (the default) means 50."""
+    page_token: _builtins.str
+    """`next_page_token` of the previous page; empty (the default) for the first."""
+    status: Global___JobStatus.ValueType
+    """Only jobs with this status; unspecified (the default) means all."""
+    @_builtins.property
+    def created_after(self) -> _timestamp_pb2.Timestamp:
+        """Only jobs created at or after this time; unset (the default) means any."""
+
+    @_builtins.property
+    def created_before(self) -> _timestamp_pb2.Timestamp:
+        """Only jobs created before this time; unset (the default) means any."""
+
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        status: Global___JobStatus.ValueType = ...,
+        created_after: _timestamp_pb2.Timestamp | None = ...,
+        created_before: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_after", b"created_after", "created_before", b"created_before"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["created_after", b"created_after", "created_before", b"created_before", "page_size", b"page_size", "page_token", b"page_token", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListJobsRequest: _TypeAlias = ListJobsRequest  # noqa: Y015
+
+@_typing.final
+class ListJobsResponse(_message.Message):
+    """A page of ListJobs."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOBS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """OUTPUT_ONLY. Pass as `page_token` for the next page; empty on the last."""
+    @_builtins.property
+    def jobs(self) -> _containers.RepeatedCompositeFieldContainer[Global___Job]:
+        """OUTPUT_ONLY. The jobs, newest first. `images` is left empty in listings;
+        GetJob returns them.
+        """
+
+    def __init__(
+        self,
+        *,
+        jobs: _abc.Iterable[Global___Job] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["jobs", b"jobs", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListJobsResponse: _TypeAlias = ListJobsResponse  # noqa: Y015
+
+@_typing.final
+class GetUsageRequest(_message.Message):
+    """Request for GetUsage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    START_TIME_FIELD_NUMBER: _builtins.int
+    END_TIME_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """Count jobs created at or after this time; unset (the default) means any."""
+
+    @_builtins.property
+    def end_time(self) -> _timestamp_pb2.Timestamp:
+        """Count jobs created before this time; unset (the default) means now."""
+
+    def __init__(
+        self,
+        *,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
+        end_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetUsageRequest: _TypeAlias = GetUsageRequest  # noqa: Y015
+
+@_typing.final
+class GetUsageResponse(_message.Message):
+    """The caller's usage over the requested range."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOBS_FIELD_NUMBER: _builtins.int
+    IMAGES_FIELD_NUMBER: _builtins.int
+    USAGE_FIELD_NUMBER: _builtins.int
+    jobs: _builtins.int
+    """OUTPUT_ONLY. Jobs created in the range."""
+    images: _builtins.int
+    """OUTPUT_ONLY. Images delivered by those jobs."""
+    @_builtins.property
+    def usage(self) -> Global___Usage:
+        """OUTPUT_ONLY. Tokens the provider charged for them."""
+
+    def __init__(
+        self,
+        *,
+        jobs: _builtins.int = ...,
+        images: _builtins.int = ...,
+        usage: Global___Usage | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["usage", b"usage"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["images", b"images", "jobs", b"jobs", "usage", b"usage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetUsageResponse: _TypeAlias = GetUsageResponse  # noqa: Y015

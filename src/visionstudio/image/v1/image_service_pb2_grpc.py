@@ -26,8 +26,12 @@ if _version_not_supported:
 
 
 class ImageServiceStub:
-    """Generates, edits and inpaints images. Every RPC streams `ImageEvent`s:
-    `accepted` first, one `image` per finished image, `summary` last.
+    """Generates, edits and inpaints images, and keeps the jobs that made them.
+    GenerateImage, EditImage, Inpaint and WatchJob stream `ImageEvent`s:
+    `accepted` first, one `image` per finished image, `summary` last. Jobs run
+    to completion and keep their images even when the caller goes away, so a
+    caller can re-attach with WatchJob or repeat the call with its
+    `idempotency_key`.
 
     Authentication: every call needs the metadata entry `x-api-key` (one of the
     server's `VISIONSTUDIO_API_KEYS`); without it, or with a wrong one, the call
@@ -67,11 +71,35 @@ class ImageServiceStub:
                 request_serializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.InpaintRequest.SerializeToString,
                 response_deserializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.ImageEvent.FromString,
                 _registered_method=True)
+        self.GetJob = channel.unary_unary(
+                '/visionstudio.image.v1.ImageService/GetJob',
+                request_serializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.GetJobRequest.SerializeToString,
+                response_deserializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.Job.FromString,
+                _registered_method=True)
+        self.WatchJob = channel.unary_stream(
+                '/visionstudio.image.v1.ImageService/WatchJob',
+                request_serializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.WatchJobRequest.SerializeToString,
+                response_deserializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.ImageEvent.FromString,
+                _registered_method=True)
+        self.ListJobs = channel.unary_unary(
+                '/visionstudio.image.v1.ImageService/ListJobs',
+                request_serializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.ListJobsRequest.SerializeToString,
+                response_deserializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.ListJobsResponse.FromString,
+                _registered_method=True)
+        self.GetUsage = channel.unary_unary(
+                '/visionstudio.image.v1.ImageService/GetUsage',
+                request_serializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.GetUsageRequest.SerializeToString,
+                response_deserializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.GetUsageResponse.FromString,
+                _registered_method=True)
 
 
 class ImageServiceServicer:
-    """Generates, edits and inpaints images. Every RPC streams `ImageEvent`s:
-    `accepted` first, one `image` per finished image, `summary` last.
+    """Generates, edits and inpaints images, and keeps the jobs that made them.
+    GenerateImage, EditImage, Inpaint and WatchJob stream `ImageEvent`s:
+    `accepted` first, one `image` per finished image, `summary` last. Jobs run
+    to completion and keep their images even when the caller goes away, so a
+    caller can re-attach with WatchJob or repeat the call with its
+    `idempotency_key`.
 
     Authentication: every call needs the metadata entry `x-api-key` (one of the
     server's `VISIONSTUDIO_API_KEYS`); without it, or with a wrong one, the call
@@ -117,6 +145,37 @@ class ImageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetJob(self, request, context):
+        """Returns one of the caller's jobs: status, parameters, images, usage and
+        error. Another key's job, or an unknown id, is NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchJob(self, request, context):
+        """Streams a job as its own call would: `accepted`, the images already
+        made, the rest as they finish (from any replica), then `summary` or the
+        job's error. Re-attach with it after a disconnect.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListJobs(self, request, context):
+        """Pages through the caller's own jobs, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetUsage(self, request, context):
+        """The caller's provider usage (jobs, images, tokens) over a time range.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ImageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -135,6 +194,26 @@ def add_ImageServiceServicer_to_server(servicer, server):
                     request_deserializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.InpaintRequest.FromString,
                     response_serializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.ImageEvent.SerializeToString,
             ),
+            'GetJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJob,
+                    request_deserializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.GetJobRequest.FromString,
+                    response_serializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.Job.SerializeToString,
+            ),
+            'WatchJob': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchJob,
+                    request_deserializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.WatchJobRequest.FromString,
+                    response_serializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.ImageEvent.SerializeToString,
+            ),
+            'ListJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobs,
+                    request_deserializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.ListJobsRequest.FromString,
+                    response_serializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.ListJobsResponse.SerializeToString,
+            ),
+            'GetUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetUsage,
+                    request_deserializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.GetUsageRequest.FromString,
+                    response_serializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.GetUsageResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'visionstudio.image.v1.ImageService', rpc_method_handlers)
@@ -144,8 +223,12 @@ def add_ImageServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ImageService:
-    """Generates, edits and inpaints images. Every RPC streams `ImageEvent`s:
-    `accepted` first, one `image` per finished image, `summary` last.
+    """Generates, edits and inpaints images, and keeps the jobs that made them.
+    GenerateImage, EditImage, Inpaint and WatchJob stream `ImageEvent`s:
+    `accepted` first, one `image` per finished image, `summary` last. Jobs run
+    to completion and keep their images even when the caller goes away, so a
+    caller can re-attach with WatchJob or repeat the call with its
+    `idempotency_key`.
 
     Authentication: every call needs the metadata entry `x-api-key` (one of the
     server's `VISIONSTUDIO_API_KEYS`); without it, or with a wrong one, the call
@@ -235,6 +318,114 @@ class ImageService:
             '/visionstudio.image.v1.ImageService/Inpaint',
             visionstudio_dot_image_dot_v1_dot_image__service__pb2.InpaintRequest.SerializeToString,
             visionstudio_dot_image_dot_v1_dot_image__service__pb2.ImageEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/visionstudio.image.v1.ImageService/GetJob',
+            visionstudio_dot_image_dot_v1_dot_image__service__pb2.GetJobRequest.SerializeToString,
+            visionstudio_dot_image_dot_v1_dot_image__service__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/visionstudio.image.v1.ImageService/WatchJob',
+            visionstudio_dot_image_dot_v1_dot_image__service__pb2.WatchJobRequest.SerializeToString,
+            visionstudio_dot_image_dot_v1_dot_image__service__pb2.ImageEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/visionstudio.image.v1.ImageService/ListJobs',
+            visionstudio_dot_image_dot_v1_dot_image__service__pb2.ListJobsRequest.SerializeToString,
+            visionstudio_dot_image_dot_v1_dot_image__service__pb2.ListJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/visionstudio.image.v1.ImageService/GetUsage',
+            visionstudio_dot_image_dot_v1_dot_image__service__pb2.GetUsageRequest.SerializeToString,
+            visionstudio_dot_image_dot_v1_dot_image__service__pb2.GetUsageResponse.FromString,
             options,
             channel_credentials,
             insecure,

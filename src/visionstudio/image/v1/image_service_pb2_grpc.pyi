@@ -3,8 +3,9 @@
 isort:skip_file
 Image generation, editing and inpainting backed by OpenAI's image models.
 
-Every RPC is server-streaming: the first event names the job, each finished
-image is sent the moment it is stored, and a closing summary carries usage.
+The image RPCs are server-streaming: the first event names the job, each
+finished image is sent the moment it is stored, and a closing summary
+carries usage.
 Clients authenticate with the `x-api-key` metadata entry.
 """
 
@@ -32,8 +33,12 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class ImageServiceStub:
-    """Generates, edits and inpaints images. Every RPC streams `ImageEvent`s:
-    `accepted` first, one `image` per finished image, `summary` last.
+    """Generates, edits and inpaints images, and keeps the jobs that made them.
+    GenerateImage, EditImage, Inpaint and WatchJob stream `ImageEvent`s:
+    `accepted` first, one `image` per finished image, `summary` last. Jobs run
+    to completion and keep their images even when the caller goes away, so a
+    caller can re-attach with WatchJob or repeat the call with its
+    `idempotency_key`.
 
     Authentication: every call needs the metadata entry `x-api-key` (one of the
     server's `VISIONSTUDIO_API_KEYS`); without it, or with a wrong one, the call
@@ -71,11 +76,28 @@ class ImageServiceStub:
     size (with a mask) or the input grown by the border on every side
     (`inpaint_border_only`).
     """
+    GetJob: _grpc.UnaryUnaryMultiCallable[_image_service_pb2.GetJobRequest, _image_service_pb2.Job]
+    """Returns one of the caller's jobs: status, parameters, images, usage and
+    error. Another key's job, or an unknown id, is NOT_FOUND.
+    """
+    WatchJob: _grpc.UnaryStreamMultiCallable[_image_service_pb2.WatchJobRequest, _image_service_pb2.ImageEvent]
+    """Streams a job as its own call would: `accepted`, the images already
+    made, the rest as they finish (from any replica), then `summary` or the
+    job's error. Re-attach with it after a disconnect.
+    """
+    ListJobs: _grpc.UnaryUnaryMultiCallable[_image_service_pb2.ListJobsRequest, _image_service_pb2.ListJobsResponse]
+    """Pages through the caller's own jobs, newest first."""
+    GetUsage: _grpc.UnaryUnaryMultiCallable[_image_service_pb2.GetUsageRequest, _image_service_pb2.GetUsageResponse]
+    """The caller's provider usage (jobs, images, tokens) over a time range."""
 
 @_typing.type_check_only
 class ImageServiceAsyncStub(ImageServiceStub):
-    """Generates, edits and inpaints images. Every RPC streams `ImageEvent`s:
-    `accepted` first, one `image` per finished image, `summary` last.
+    """Generates, edits and inpaints images, and keeps the jobs that made them.
+    GenerateImage, EditImage, Inpaint and WatchJob stream `ImageEvent`s:
+    `accepted` first, one `image` per finished image, `summary` last. Jobs run
+    to completion and keep their images even when the caller goes away, so a
+    caller can re-attach with WatchJob or repeat the call with its
+    `idempotency_key`.
 
     Authentication: every call needs the metadata entry `x-api-key` (one of the
     server's `VISIONSTUDIO_API_KEYS`); without it, or with a wrong one, the call
@@ -110,10 +132,27 @@ class ImageServiceAsyncStub(ImageServiceStub):
     size (with a mask) or the input grown by the border on every side
     (`inpaint_border_only`).
     """
+    GetJob: _aio.UnaryUnaryMultiCallable[_image_service_pb2.GetJobRequest, _image_service_pb2.Job]  # type: ignore[assignment]
+    """Returns one of the caller's jobs: status, parameters, images, usage and
+    error. Another key's job, or an unknown id, is NOT_FOUND.
+    """
+    WatchJob: _aio.UnaryStreamMultiCallable[_image_service_pb2.WatchJobRequest, _image_service_pb2.ImageEvent]  # type: ignore[assignment]
+    """Streams a job as its own call would: `accepted`, the images already
+    made, the rest as they finish (from any replica), then `summary` or the
+    job's error. Re-attach with it after a disconnect.
+    """
+    ListJobs: _aio.UnaryUnaryMultiCallable[_image_service_pb2.ListJobsRequest, _image_service_pb2.ListJobsResponse]  # type: ignore[assignment]
+    """Pages through the caller's own jobs, newest first."""
+    GetUsage: _aio.UnaryUnaryMultiCallable[_image_service_pb2.GetUsageRequest, _image_service_pb2.GetUsageResponse]  # type: ignore[assignment]
+    """The caller's provider usage (jobs, images, tokens) over a time range."""
 
 class ImageServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Generates, edits and inpaints images. Every RPC streams `ImageEvent`s:
-    `accepted` first, one `image` per finished image, `summary` last.
+    """Generates, edits and inpaints images, and keeps the jobs that made them.
+    GenerateImage, EditImage, Inpaint and WatchJob stream `ImageEvent`s:
+    `accepted` first, one `image` per finished image, `summary` last. Jobs run
+    to completion and keep their images even when the caller goes away, so a
+    caller can re-attach with WatchJob or repeat the call with its
+    `idempotency_key`.
 
     Authentication: every call needs the metadata entry `x-api-key` (one of the
     server's `VISIONSTUDIO_API_KEYS`); without it, or with a wrong one, the call
@@ -164,5 +203,42 @@ class ImageServiceServicer(metaclass=_abc_1.ABCMeta):
         size (with a mask) or the input grown by the border on every side
         (`inpaint_border_only`).
         """
+
+    @_abc_1.abstractmethod
+    def GetJob(
+        self,
+        request: _image_service_pb2.GetJobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_image_service_pb2.Job, _abc.Awaitable[_image_service_pb2.Job]]:
+        """Returns one of the caller's jobs: status, parameters, images, usage and
+        error. Another key's job, or an unknown id, is NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def WatchJob(
+        self,
+        request: _image_service_pb2.WatchJobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_image_service_pb2.ImageEvent], _abc.AsyncIterator[_image_service_pb2.ImageEvent]]:
+        """Streams a job as its own call would: `accepted`, the images already
+        made, the rest as they finish (from any replica), then `summary` or the
+        job's error. Re-attach with it after a disconnect.
+        """
+
+    @_abc_1.abstractmethod
+    def ListJobs(
+        self,
+        request: _image_service_pb2.ListJobsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_image_service_pb2.ListJobsResponse, _abc.Awaitable[_image_service_pb2.ListJobsResponse]]:
+        """Pages through the caller's own jobs, newest first."""
+
+    @_abc_1.abstractmethod
+    def GetUsage(
+        self,
+        request: _image_service_pb2.GetUsageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_image_service_pb2.GetUsageResponse, _abc.Awaitable[_image_service_pb2.GetUsageResponse]]:
+        """The caller's provider usage (jobs, images, tokens) over a time range."""
 
 def add_ImageServiceServicer_to_server(servicer: ImageServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -13,10 +14,27 @@ from typing import Protocol
 _KEY = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)*$")
 
 
+def check_key(key: str) -> str:
+    if not _KEY.match(key) or ".." in key:
+        raise ValueError(f"invalid blob key {key!r}")
+    return key
+
+
 class BlobStore(Protocol):
-    async def put(self, key: str, data: bytes) -> None: ...
+    async def put(self, key: str, data: bytes, content_type: str) -> None: ...
 
     async def get(self, key: str) -> bytes | None: ...
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        """Deletes the keys; a key that does not exist is not an error."""
+        ...
+
+    async def presigned_url(self, key: str, ttl_s: int) -> str | None:
+        """A URL that loads the blob for `ttl_s` seconds without credentials, or None when the
+        store has no URLs of its own (the service then signs its own)."""
+        ...
+
+    async def close(self) -> None: ...
 
 
 class LocalBlobStore:
@@ -25,11 +43,10 @@ class LocalBlobStore:
         root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
-        if not _KEY.match(key) or ".." in key:
-            raise ValueError(f"invalid blob key {key!r}")
-        return self._root / key
+        return self._root / check_key(key)
 
-    async def put(self, key: str, data: bytes) -> None:
+    async def put(self, key: str, data: bytes, content_type: str) -> None:
+        # The content type is not kept: the job record has it, and the service serves the file.
         await asyncio.to_thread(self._write, self._path(key), data)
 
     async def get(self, key: str) -> bytes | None:
@@ -38,6 +55,20 @@ class LocalBlobStore:
             return await asyncio.to_thread(path.read_bytes)
         except FileNotFoundError:
             return None
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        await asyncio.to_thread(self._unlink, [self._path(key) for key in keys])
+
+    async def presigned_url(self, key: str, ttl_s: int) -> str | None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    @staticmethod
+    def _unlink(paths: Sequence[Path]) -> None:
+        for path in paths:
+            path.unlink(missing_ok=True)
 
     @staticmethod
     def _write(path: Path, data: bytes) -> None:

@@ -12,11 +12,15 @@ import {
   Client,
   type ClientOptions,
   type ClientReadableStream,
+  type ClientUnaryCall,
   type handleServerStreamingCall,
+  type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
+  type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Timestamp } from "../../../google/protobuf/timestamp.js";
 
 export const protobufPackage = "visionstudio.image.v1";
 
@@ -280,6 +284,73 @@ export function outputFormatToJSON(object: OutputFormat): string {
   }
 }
 
+/** Where a job is. */
+export enum JobStatus {
+  /** JOB_STATUS_UNSPECIFIED - Not used. */
+  JOB_STATUS_UNSPECIFIED = 0,
+  /** JOB_STATUS_RUNNING - Images are still being made. */
+  JOB_STATUS_RUNNING = 1,
+  /** JOB_STATUS_SUCCEEDED - Every image was delivered. */
+  JOB_STATUS_SUCCEEDED = 2,
+  /** JOB_STATUS_PARTIAL - Some images were delivered, some failed (see `Job.error`). */
+  JOB_STATUS_PARTIAL = 3,
+  /** JOB_STATUS_FAILED - No image was delivered (see `Job.error`). */
+  JOB_STATUS_FAILED = 4,
+  /**
+   * JOB_STATUS_CANCELLED - Stopped before the end (the caller went away and the server was set to
+   * cancel, or the server shut down).
+   */
+  JOB_STATUS_CANCELLED = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function jobStatusFromJSON(object: any): JobStatus {
+  switch (object) {
+    case 0:
+    case "JOB_STATUS_UNSPECIFIED":
+      return JobStatus.JOB_STATUS_UNSPECIFIED;
+    case 1:
+    case "JOB_STATUS_RUNNING":
+      return JobStatus.JOB_STATUS_RUNNING;
+    case 2:
+    case "JOB_STATUS_SUCCEEDED":
+      return JobStatus.JOB_STATUS_SUCCEEDED;
+    case 3:
+    case "JOB_STATUS_PARTIAL":
+      return JobStatus.JOB_STATUS_PARTIAL;
+    case 4:
+    case "JOB_STATUS_FAILED":
+      return JobStatus.JOB_STATUS_FAILED;
+    case 5:
+    case "JOB_STATUS_CANCELLED":
+      return JobStatus.JOB_STATUS_CANCELLED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return JobStatus.UNRECOGNIZED;
+  }
+}
+
+export function jobStatusToJSON(object: JobStatus): string {
+  switch (object) {
+    case JobStatus.JOB_STATUS_UNSPECIFIED:
+      return "JOB_STATUS_UNSPECIFIED";
+    case JobStatus.JOB_STATUS_RUNNING:
+      return "JOB_STATUS_RUNNING";
+    case JobStatus.JOB_STATUS_SUCCEEDED:
+      return "JOB_STATUS_SUCCEEDED";
+    case JobStatus.JOB_STATUS_PARTIAL:
+      return "JOB_STATUS_PARTIAL";
+    case JobStatus.JOB_STATUS_FAILED:
+      return "JOB_STATUS_FAILED";
+    case JobStatus.JOB_STATUS_CANCELLED:
+      return "JOB_STATUS_CANCELLED";
+    case JobStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Request for GenerateImage. */
 export interface GenerateImageRequest {
   /** REQUIRED. What to draw; 1..32000 characters, not only whitespace. */
@@ -307,6 +378,14 @@ export interface GenerateImageRequest {
    * Each arrives as a `preview` event; they cost extra output tokens upstream.
    */
   partialImages: number;
+  /**
+   * Makes retries safe (AIP-155): a repeat with the same key and the same
+   * parameters within 24 hours re-attaches to the first job (its images are
+   * streamed, nothing is generated or charged again); the same key with other
+   * parameters is refused with INVALID_ARGUMENT (reason
+   * `IDEMPOTENCY_KEY_REUSED`). Up to 128 characters; empty (the default): none.
+   */
+  idempotencyKey: string;
 }
 
 /** Request for EditImage. */
@@ -359,6 +438,14 @@ export interface EditImageRequest {
    * Each arrives as a `preview` event; they cost extra output tokens upstream.
    */
   partialImages: number;
+  /**
+   * Makes retries safe (AIP-155): a repeat with the same key and the same
+   * parameters within 24 hours re-attaches to the first job (its images are
+   * streamed, nothing is generated or charged again); the same key with other
+   * parameters is refused with INVALID_ARGUMENT (reason
+   * `IDEMPOTENCY_KEY_REUSED`). Up to 128 characters; empty (the default): none.
+   */
+  idempotencyKey: string;
 }
 
 /**
@@ -435,6 +522,14 @@ export interface InpaintRequest {
   includeData: boolean;
   /** Encoding of the delivered images; unspecified (the default) means PNG. */
   outputFormat: OutputFormat;
+  /**
+   * Makes retries safe (AIP-155): a repeat with the same key and the same
+   * parameters within 24 hours re-attaches to the first job (its images are
+   * streamed, nothing is generated or charged again); the same key with other
+   * parameters is refused with INVALID_ARGUMENT (reason
+   * `IDEMPOTENCY_KEY_REUSED`). Up to 128 characters; empty (the default): none.
+   */
+  idempotencyKey: string;
 }
 
 /**
@@ -569,6 +664,107 @@ export interface Usage {
   totalTokens: number;
 }
 
+/** A job: one GenerateImage, EditImage or Inpaint call and what it produced. */
+export interface Job {
+  /** OUTPUT_ONLY. Unique id of the job. */
+  jobId: string;
+  /** OUTPUT_ONLY. The RPC that created it: `generate`, `edit` or `inpaint`. */
+  operation: string;
+  /** OUTPUT_ONLY. Where it is. */
+  status: JobStatus;
+  /** OUTPUT_ONLY. The upstream model. */
+  model: string;
+  /**
+   * OUTPUT_ONLY. The request's parameters as JSON (image bytes replaced by
+   * their length; URLs kept).
+   */
+  parametersJson: string;
+  /** OUTPUT_ONLY. How many images the job makes, 1..10. */
+  numberOfImages: number;
+  /**
+   * OUTPUT_ONLY. The images made so far, in the order they were stored.
+   * `data` is never set here; `url`s are freshly signed.
+   */
+  images: Image[];
+  /** OUTPUT_ONLY. Tokens charged (complete once the job has ended). */
+  usage:
+    | Usage
+    | undefined;
+  /** OUTPUT_ONLY. What failed, for PARTIAL and FAILED jobs. */
+  error: string;
+  /** OUTPUT_ONLY. When the job was created. */
+  createTime:
+    | Date
+    | undefined;
+  /** OUTPUT_ONLY. When the job last changed. */
+  updateTime:
+    | Date
+    | undefined;
+  /** OUTPUT_ONLY. The request's idempotency key, if it had one. */
+  idempotencyKey: string;
+}
+
+/** Request for GetJob. */
+export interface GetJobRequest {
+  /** REQUIRED. The job's id, as in `JobAccepted.job_id`. */
+  jobId: string;
+}
+
+/** Request for WatchJob. */
+export interface WatchJobRequest {
+  /** REQUIRED. The job's id, as in `JobAccepted.job_id`. */
+  jobId: string;
+  /** When true each `Image` event also carries the encoded image in `data`. */
+  includeData: boolean;
+}
+
+/** Request for ListJobs. */
+export interface ListJobsRequest {
+  /** Jobs per page, 1..100; 0 (the default) means 50. */
+  pageSize: number;
+  /** `next_page_token` of the previous page; empty (the default) for the first. */
+  pageToken: string;
+  /** Only jobs with this status; unspecified (the default) means all. */
+  status: JobStatus;
+  /** Only jobs created at or after this time; unset (the default) means any. */
+  createdAfter:
+    | Date
+    | undefined;
+  /** Only jobs created before this time; unset (the default) means any. */
+  createdBefore: Date | undefined;
+}
+
+/** A page of ListJobs. */
+export interface ListJobsResponse {
+  /**
+   * OUTPUT_ONLY. The jobs, newest first. `images` is left empty in listings;
+   * GetJob returns them.
+   */
+  jobs: Job[];
+  /** OUTPUT_ONLY. Pass as `page_token` for the next page; empty on the last. */
+  nextPageToken: string;
+}
+
+/** Request for GetUsage. */
+export interface GetUsageRequest {
+  /** Count jobs created at or after this time; unset (the default) means any. */
+  startTime:
+    | Date
+    | undefined;
+  /** Count jobs created before this time; unset (the default) means now. */
+  endTime: Date | undefined;
+}
+
+/** The caller's usage over the requested range. */
+export interface GetUsageResponse {
+  /** OUTPUT_ONLY. Jobs created in the range. */
+  jobs: number;
+  /** OUTPUT_ONLY. Images delivered by those jobs. */
+  images: number;
+  /** OUTPUT_ONLY. Tokens the provider charged for them. */
+  usage: Usage | undefined;
+}
+
 function createBaseGenerateImageRequest(): GenerateImageRequest {
   return {
     prompt: "",
@@ -579,6 +775,7 @@ function createBaseGenerateImageRequest(): GenerateImageRequest {
     includeData: false,
     outputFormat: 0,
     partialImages: 0,
+    idempotencyKey: "",
   };
 }
 
@@ -607,6 +804,9 @@ export const GenerateImageRequest: MessageFns<GenerateImageRequest> = {
     }
     if (message.partialImages !== 0) {
       writer.uint32(64).int32(message.partialImages);
+    }
+    if (message.idempotencyKey !== "") {
+      writer.uint32(74).string(message.idempotencyKey);
     }
     return writer;
   },
@@ -688,6 +888,14 @@ export const GenerateImageRequest: MessageFns<GenerateImageRequest> = {
             message.partialImages = reader.int32();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -730,6 +938,11 @@ export const GenerateImageRequest: MessageFns<GenerateImageRequest> = {
         : isSet(object.partial_images)
         ? globalThis.Number(object.partial_images)
         : 0,
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
     };
   },
 
@@ -759,6 +972,9 @@ export const GenerateImageRequest: MessageFns<GenerateImageRequest> = {
     if (message.partialImages !== 0) {
       obj.partialImages = Math.round(message.partialImages);
     }
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
     return obj;
   },
 
@@ -775,6 +991,7 @@ export const GenerateImageRequest: MessageFns<GenerateImageRequest> = {
     message.includeData = object.includeData ?? false;
     message.outputFormat = object.outputFormat ?? 0;
     message.partialImages = object.partialImages ?? 0;
+    message.idempotencyKey = object.idempotencyKey ?? "";
     return message;
   },
 };
@@ -790,6 +1007,7 @@ function createBaseEditImageRequest(): EditImageRequest {
     includeData: false,
     outputFormat: 0,
     partialImages: 0,
+    idempotencyKey: "",
   };
 }
 
@@ -826,6 +1044,9 @@ export const EditImageRequest: MessageFns<EditImageRequest> = {
     }
     if (message.partialImages !== 0) {
       writer.uint32(80).int32(message.partialImages);
+    }
+    if (message.idempotencyKey !== "") {
+      writer.uint32(90).string(message.idempotencyKey);
     }
     return writer;
   },
@@ -923,6 +1144,14 @@ export const EditImageRequest: MessageFns<EditImageRequest> = {
             message.partialImages = reader.int32();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -974,6 +1203,11 @@ export const EditImageRequest: MessageFns<EditImageRequest> = {
         : isSet(object.partial_images)
         ? globalThis.Number(object.partial_images)
         : 0,
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
     };
   },
 
@@ -1008,6 +1242,9 @@ export const EditImageRequest: MessageFns<EditImageRequest> = {
     if (message.partialImages !== 0) {
       obj.partialImages = Math.round(message.partialImages);
     }
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
     return obj;
   },
 
@@ -1038,6 +1275,7 @@ export const EditImageRequest: MessageFns<EditImageRequest> = {
     message.includeData = object.includeData ?? false;
     message.outputFormat = object.outputFormat ?? 0;
     message.partialImages = object.partialImages ?? 0;
+    message.idempotencyKey = object.idempotencyKey ?? "";
     return message;
   },
 };
@@ -1053,6 +1291,7 @@ function createBaseInpaintRequest(): InpaintRequest {
     quality: 0,
     includeData: false,
     outputFormat: 0,
+    idempotencyKey: "",
   };
 }
 
@@ -1094,6 +1333,9 @@ export const InpaintRequest: MessageFns<InpaintRequest> = {
     }
     if (message.outputFormat !== 0) {
       writer.uint32(88).int32(message.outputFormat);
+    }
+    if (message.idempotencyKey !== "") {
+      writer.uint32(98).string(message.idempotencyKey);
     }
     return writer;
   },
@@ -1199,6 +1441,14 @@ export const InpaintRequest: MessageFns<InpaintRequest> = {
             message.outputFormat = reader.int32() as any;
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1258,6 +1508,11 @@ export const InpaintRequest: MessageFns<InpaintRequest> = {
         : isSet(object.output_format)
         ? outputFormatFromJSON(object.output_format)
         : 0,
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
     };
   },
 
@@ -1293,6 +1548,9 @@ export const InpaintRequest: MessageFns<InpaintRequest> = {
     }
     if (message.outputFormat !== 0) {
       obj.outputFormat = outputFormatToJSON(message.outputFormat);
+    }
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
     }
     return obj;
   },
@@ -1337,6 +1595,7 @@ export const InpaintRequest: MessageFns<InpaintRequest> = {
     message.quality = object.quality ?? 0;
     message.includeData = object.includeData ?? false;
     message.outputFormat = object.outputFormat ?? 0;
+    message.idempotencyKey = object.idempotencyKey ?? "";
     return message;
   },
 };
@@ -2327,9 +2586,893 @@ export const Usage: MessageFns<Usage> = {
   },
 };
 
+function createBaseJob(): Job {
+  return {
+    jobId: "",
+    operation: "",
+    status: 0,
+    model: "",
+    parametersJson: "",
+    numberOfImages: 0,
+    images: [],
+    usage: undefined,
+    error: "",
+    createTime: undefined,
+    updateTime: undefined,
+    idempotencyKey: "",
+  };
+}
+
+export const Job: MessageFns<Job> = {
+  encode(message: Job, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.jobId !== "") {
+      writer.uint32(10).string(message.jobId);
+    }
+    if (message.operation !== "") {
+      writer.uint32(18).string(message.operation);
+    }
+    if (message.status !== 0) {
+      writer.uint32(24).int32(message.status);
+    }
+    if (message.model !== "") {
+      writer.uint32(34).string(message.model);
+    }
+    if (message.parametersJson !== "") {
+      writer.uint32(42).string(message.parametersJson);
+    }
+    if (message.numberOfImages !== 0) {
+      writer.uint32(48).int32(message.numberOfImages);
+    }
+    for (const v of message.images) {
+      Image.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.usage !== undefined) {
+      Usage.encode(message.usage, writer.uint32(66).fork()).join();
+    }
+    if (message.error !== "") {
+      writer.uint32(74).string(message.error);
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(82).fork()).join();
+    }
+    if (message.updateTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.updateTime), writer.uint32(90).fork()).join();
+    }
+    if (message.idempotencyKey !== "") {
+      writer.uint32(98).string(message.idempotencyKey);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Job {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJob();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.operation = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.parametersJson = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.numberOfImages = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.images.push(Image.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.usage = Usage.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.updateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Job {
+    return {
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+      operation: isSet(object.operation) ? globalThis.String(object.operation) : "",
+      status: isSet(object.status) ? jobStatusFromJSON(object.status) : 0,
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      parametersJson: isSet(object.parametersJson)
+        ? globalThis.String(object.parametersJson)
+        : isSet(object.parameters_json)
+        ? globalThis.String(object.parameters_json)
+        : "",
+      numberOfImages: isSet(object.numberOfImages)
+        ? globalThis.Number(object.numberOfImages)
+        : isSet(object.number_of_images)
+        ? globalThis.Number(object.number_of_images)
+        : 0,
+      images: globalThis.Array.isArray(object?.images) ? object.images.map((e: any) => Image.fromJSON(e)) : [],
+      usage: isSet(object.usage) ? Usage.fromJSON(object.usage) : undefined,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      updateTime: isSet(object.updateTime)
+        ? fromJsonTimestamp(object.updateTime)
+        : isSet(object.update_time)
+        ? fromJsonTimestamp(object.update_time)
+        : undefined,
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
+    };
+  },
+
+  toJSON(message: Job): unknown {
+    const obj: any = {};
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    if (message.operation !== "") {
+      obj.operation = message.operation;
+    }
+    if (message.status !== 0) {
+      obj.status = jobStatusToJSON(message.status);
+    }
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.parametersJson !== "") {
+      obj.parametersJson = message.parametersJson;
+    }
+    if (message.numberOfImages !== 0) {
+      obj.numberOfImages = Math.round(message.numberOfImages);
+    }
+    if (message.images?.length) {
+      obj.images = message.images.map((e) => Image.toJSON(e));
+    }
+    if (message.usage !== undefined) {
+      obj.usage = Usage.toJSON(message.usage);
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.updateTime !== undefined) {
+      obj.updateTime = message.updateTime.toISOString();
+    }
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Job>, I>>(base?: I): Job {
+    return Job.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Job>, I>>(object: I): Job {
+    const message = createBaseJob();
+    message.jobId = object.jobId ?? "";
+    message.operation = object.operation ?? "";
+    message.status = object.status ?? 0;
+    message.model = object.model ?? "";
+    message.parametersJson = object.parametersJson ?? "";
+    message.numberOfImages = object.numberOfImages ?? 0;
+    message.images = object.images?.map((e) => Image.fromPartial(e)) || [];
+    message.usage = (object.usage !== undefined && object.usage !== null) ? Usage.fromPartial(object.usage) : undefined;
+    message.error = object.error ?? "";
+    message.createTime = object.createTime ?? undefined;
+    message.updateTime = object.updateTime ?? undefined;
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    return message;
+  },
+};
+
+function createBaseGetJobRequest(): GetJobRequest {
+  return { jobId: "" };
+}
+
+export const GetJobRequest: MessageFns<GetJobRequest> = {
+  encode(message: GetJobRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.jobId !== "") {
+      writer.uint32(10).string(message.jobId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetJobRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetJobRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetJobRequest {
+    return {
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetJobRequest): unknown {
+    const obj: any = {};
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetJobRequest>, I>>(base?: I): GetJobRequest {
+    return GetJobRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetJobRequest>, I>>(object: I): GetJobRequest {
+    const message = createBaseGetJobRequest();
+    message.jobId = object.jobId ?? "";
+    return message;
+  },
+};
+
+function createBaseWatchJobRequest(): WatchJobRequest {
+  return { jobId: "", includeData: false };
+}
+
+export const WatchJobRequest: MessageFns<WatchJobRequest> = {
+  encode(message: WatchJobRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.jobId !== "") {
+      writer.uint32(10).string(message.jobId);
+    }
+    if (message.includeData !== false) {
+      writer.uint32(16).bool(message.includeData);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchJobRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchJobRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.includeData = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchJobRequest {
+    return {
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+      includeData: isSet(object.includeData)
+        ? globalThis.Boolean(object.includeData)
+        : isSet(object.include_data)
+        ? globalThis.Boolean(object.include_data)
+        : false,
+    };
+  },
+
+  toJSON(message: WatchJobRequest): unknown {
+    const obj: any = {};
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    if (message.includeData !== false) {
+      obj.includeData = message.includeData;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchJobRequest>, I>>(base?: I): WatchJobRequest {
+    return WatchJobRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchJobRequest>, I>>(object: I): WatchJobRequest {
+    const message = createBaseWatchJobRequest();
+    message.jobId = object.jobId ?? "";
+    message.includeData = object.includeData ?? false;
+    return message;
+  },
+};
+
+function createBaseListJobsRequest(): ListJobsRequest {
+  return { pageSize: 0, pageToken: "", status: 0, createdAfter: undefined, createdBefore: undefined };
+}
+
+export const ListJobsRequest: MessageFns<ListJobsRequest> = {
+  encode(message: ListJobsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    if (message.status !== 0) {
+      writer.uint32(24).int32(message.status);
+    }
+    if (message.createdAfter !== undefined) {
+      Timestamp.encode(toTimestamp(message.createdAfter), writer.uint32(34).fork()).join();
+    }
+    if (message.createdBefore !== undefined) {
+      Timestamp.encode(toTimestamp(message.createdBefore), writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListJobsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListJobsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.createdAfter = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.createdBefore = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListJobsRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+      status: isSet(object.status) ? jobStatusFromJSON(object.status) : 0,
+      createdAfter: isSet(object.createdAfter)
+        ? fromJsonTimestamp(object.createdAfter)
+        : isSet(object.created_after)
+        ? fromJsonTimestamp(object.created_after)
+        : undefined,
+      createdBefore: isSet(object.createdBefore)
+        ? fromJsonTimestamp(object.createdBefore)
+        : isSet(object.created_before)
+        ? fromJsonTimestamp(object.created_before)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ListJobsRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    if (message.status !== 0) {
+      obj.status = jobStatusToJSON(message.status);
+    }
+    if (message.createdAfter !== undefined) {
+      obj.createdAfter = message.createdAfter.toISOString();
+    }
+    if (message.createdBefore !== undefined) {
+      obj.createdBefore = message.createdBefore.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListJobsRequest>, I>>(base?: I): ListJobsRequest {
+    return ListJobsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListJobsRequest>, I>>(object: I): ListJobsRequest {
+    const message = createBaseListJobsRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    message.status = object.status ?? 0;
+    message.createdAfter = object.createdAfter ?? undefined;
+    message.createdBefore = object.createdBefore ?? undefined;
+    return message;
+  },
+};
+
+function createBaseListJobsResponse(): ListJobsResponse {
+  return { jobs: [], nextPageToken: "" };
+}
+
+export const ListJobsResponse: MessageFns<ListJobsResponse> = {
+  encode(message: ListJobsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.jobs) {
+      Job.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListJobsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListJobsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobs.push(Job.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListJobsResponse {
+    return {
+      jobs: globalThis.Array.isArray(object?.jobs) ? object.jobs.map((e: any) => Job.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListJobsResponse): unknown {
+    const obj: any = {};
+    if (message.jobs?.length) {
+      obj.jobs = message.jobs.map((e) => Job.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListJobsResponse>, I>>(base?: I): ListJobsResponse {
+    return ListJobsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListJobsResponse>, I>>(object: I): ListJobsResponse {
+    const message = createBaseListJobsResponse();
+    message.jobs = object.jobs?.map((e) => Job.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseGetUsageRequest(): GetUsageRequest {
+  return { startTime: undefined, endTime: undefined };
+}
+
+export const GetUsageRequest: MessageFns<GetUsageRequest> = {
+  encode(message: GetUsageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.startTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.startTime), writer.uint32(10).fork()).join();
+    }
+    if (message.endTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.endTime), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUsageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUsageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.startTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.endTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetUsageRequest {
+    return {
+      startTime: isSet(object.startTime)
+        ? fromJsonTimestamp(object.startTime)
+        : isSet(object.start_time)
+        ? fromJsonTimestamp(object.start_time)
+        : undefined,
+      endTime: isSet(object.endTime)
+        ? fromJsonTimestamp(object.endTime)
+        : isSet(object.end_time)
+        ? fromJsonTimestamp(object.end_time)
+        : undefined,
+    };
+  },
+
+  toJSON(message: GetUsageRequest): unknown {
+    const obj: any = {};
+    if (message.startTime !== undefined) {
+      obj.startTime = message.startTime.toISOString();
+    }
+    if (message.endTime !== undefined) {
+      obj.endTime = message.endTime.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetUsageRequest>, I>>(base?: I): GetUsageRequest {
+    return GetUsageRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetUsageRequest>, I>>(object: I): GetUsageRequest {
+    const message = createBaseGetUsageRequest();
+    message.startTime = object.startTime ?? undefined;
+    message.endTime = object.endTime ?? undefined;
+    return message;
+  },
+};
+
+function createBaseGetUsageResponse(): GetUsageResponse {
+  return { jobs: 0, images: 0, usage: undefined };
+}
+
+export const GetUsageResponse: MessageFns<GetUsageResponse> = {
+  encode(message: GetUsageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.jobs !== 0) {
+      writer.uint32(8).int64(message.jobs);
+    }
+    if (message.images !== 0) {
+      writer.uint32(16).int64(message.images);
+    }
+    if (message.usage !== undefined) {
+      Usage.encode(message.usage, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUsageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUsageResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.jobs = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.images = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.usage = Usage.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetUsageResponse {
+    return {
+      jobs: isSet(object.jobs) ? globalThis.Number(object.jobs) : 0,
+      images: isSet(object.images) ? globalThis.Number(object.images) : 0,
+      usage: isSet(object.usage) ? Usage.fromJSON(object.usage) : undefined,
+    };
+  },
+
+  toJSON(message: GetUsageResponse): unknown {
+    const obj: any = {};
+    if (message.jobs !== 0) {
+      obj.jobs = Math.round(message.jobs);
+    }
+    if (message.images !== 0) {
+      obj.images = Math.round(message.images);
+    }
+    if (message.usage !== undefined) {
+      obj.usage = Usage.toJSON(message.usage);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetUsageResponse>, I>>(base?: I): GetUsageResponse {
+    return GetUsageResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetUsageResponse>, I>>(object: I): GetUsageResponse {
+    const message = createBaseGetUsageResponse();
+    message.jobs = object.jobs ?? 0;
+    message.images = object.images ?? 0;
+    message.usage = (object.usage !== undefined && object.usage !== null) ? Usage.fromPartial(object.usage) : undefined;
+    return message;
+  },
+};
+
 /**
- * Generates, edits and inpaints images. Every RPC streams `ImageEvent`s:
- * `accepted` first, one `image` per finished image, `summary` last.
+ * Generates, edits and inpaints images, and keeps the jobs that made them.
+ * GenerateImage, EditImage, Inpaint and WatchJob stream `ImageEvent`s:
+ * `accepted` first, one `image` per finished image, `summary` last. Jobs run
+ * to completion and keep their images even when the caller goes away, so a
+ * caller can re-attach with WatchJob or repeat the call with its
+ * `idempotency_key`.
  *
  * Authentication: every call needs the metadata entry `x-api-key` (one of the
  * server's `VISIONSTUDIO_API_KEYS`); without it, or with a wrong one, the call
@@ -2391,6 +3534,53 @@ export const ImageServiceService = {
     responseSerialize: (value: ImageEvent): Buffer => Buffer.from(ImageEvent.encode(value).finish()),
     responseDeserialize: (value: Buffer): ImageEvent => ImageEvent.decode(value),
   },
+  /**
+   * Returns one of the caller's jobs: status, parameters, images, usage and
+   * error. Another key's job, or an unknown id, is NOT_FOUND.
+   */
+  getJob: {
+    path: "/visionstudio.image.v1.ImageService/GetJob" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetJobRequest): Buffer => Buffer.from(GetJobRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetJobRequest => GetJobRequest.decode(value),
+    responseSerialize: (value: Job): Buffer => Buffer.from(Job.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Job => Job.decode(value),
+  },
+  /**
+   * Streams a job as its own call would: `accepted`, the images already
+   * made, the rest as they finish (from any replica), then `summary` or the
+   * job's error. Re-attach with it after a disconnect.
+   */
+  watchJob: {
+    path: "/visionstudio.image.v1.ImageService/WatchJob" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchJobRequest): Buffer => Buffer.from(WatchJobRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchJobRequest => WatchJobRequest.decode(value),
+    responseSerialize: (value: ImageEvent): Buffer => Buffer.from(ImageEvent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ImageEvent => ImageEvent.decode(value),
+  },
+  /** Pages through the caller's own jobs, newest first. */
+  listJobs: {
+    path: "/visionstudio.image.v1.ImageService/ListJobs" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListJobsRequest): Buffer => Buffer.from(ListJobsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListJobsRequest => ListJobsRequest.decode(value),
+    responseSerialize: (value: ListJobsResponse): Buffer => Buffer.from(ListJobsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListJobsResponse => ListJobsResponse.decode(value),
+  },
+  /** The caller's provider usage (jobs, images, tokens) over a time range. */
+  getUsage: {
+    path: "/visionstudio.image.v1.ImageService/GetUsage" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetUsageRequest): Buffer => Buffer.from(GetUsageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetUsageRequest => GetUsageRequest.decode(value),
+    responseSerialize: (value: GetUsageResponse): Buffer => Buffer.from(GetUsageResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetUsageResponse => GetUsageResponse.decode(value),
+  },
 } as const;
 
 export interface ImageServiceServer extends UntypedServiceImplementation {
@@ -2412,6 +3602,21 @@ export interface ImageServiceServer extends UntypedServiceImplementation {
    * (`inpaint_border_only`).
    */
   inpaint: handleServerStreamingCall<InpaintRequest, ImageEvent>;
+  /**
+   * Returns one of the caller's jobs: status, parameters, images, usage and
+   * error. Another key's job, or an unknown id, is NOT_FOUND.
+   */
+  getJob: handleUnaryCall<GetJobRequest, Job>;
+  /**
+   * Streams a job as its own call would: `accepted`, the images already
+   * made, the rest as they finish (from any replica), then `summary` or the
+   * job's error. Re-attach with it after a disconnect.
+   */
+  watchJob: handleServerStreamingCall<WatchJobRequest, ImageEvent>;
+  /** Pages through the caller's own jobs, newest first. */
+  listJobs: handleUnaryCall<ListJobsRequest, ListJobsResponse>;
+  /** The caller's provider usage (jobs, images, tokens) over a time range. */
+  getUsage: handleUnaryCall<GetUsageRequest, GetUsageResponse>;
 }
 
 export interface ImageServiceClient extends Client {
@@ -2448,6 +3653,65 @@ export interface ImageServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<ImageEvent>;
+  /**
+   * Returns one of the caller's jobs: status, parameters, images, usage and
+   * error. Another key's job, or an unknown id, is NOT_FOUND.
+   */
+  getJob(request: GetJobRequest, callback: (error: ServiceError | null, response: Job) => void): ClientUnaryCall;
+  getJob(
+    request: GetJobRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Job) => void,
+  ): ClientUnaryCall;
+  getJob(
+    request: GetJobRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Job) => void,
+  ): ClientUnaryCall;
+  /**
+   * Streams a job as its own call would: `accepted`, the images already
+   * made, the rest as they finish (from any replica), then `summary` or the
+   * job's error. Re-attach with it after a disconnect.
+   */
+  watchJob(request: WatchJobRequest, options?: Partial<CallOptions>): ClientReadableStream<ImageEvent>;
+  watchJob(
+    request: WatchJobRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<ImageEvent>;
+  /** Pages through the caller's own jobs, newest first. */
+  listJobs(
+    request: ListJobsRequest,
+    callback: (error: ServiceError | null, response: ListJobsResponse) => void,
+  ): ClientUnaryCall;
+  listJobs(
+    request: ListJobsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListJobsResponse) => void,
+  ): ClientUnaryCall;
+  listJobs(
+    request: ListJobsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListJobsResponse) => void,
+  ): ClientUnaryCall;
+  /** The caller's provider usage (jobs, images, tokens) over a time range. */
+  getUsage(
+    request: GetUsageRequest,
+    callback: (error: ServiceError | null, response: GetUsageResponse) => void,
+  ): ClientUnaryCall;
+  getUsage(
+    request: GetUsageRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetUsageResponse) => void,
+  ): ClientUnaryCall;
+  getUsage(
+    request: GetUsageRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetUsageResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const ImageServiceClient = makeGenericClientConstructor(
@@ -2483,6 +3747,28 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function toTimestamp(date: Date): Timestamp {
+  const seconds = Math.trunc(date.getTime() / 1_000);
+  const nanos = (date.getTime() % 1_000) * 1_000_000;
+  return { seconds, nanos };
+}
+
+function fromTimestamp(t: Timestamp): Date {
+  let millis = (t.seconds || 0) * 1_000;
+  millis += (t.nanos || 0) / 1_000_000;
+  return new globalThis.Date(millis);
+}
+
+function fromJsonTimestamp(o: any): Date {
+  if (o instanceof globalThis.Date) {
+    return o;
+  } else if (typeof o === "string") {
+    return new globalThis.Date(o);
+  } else {
+    return fromTimestamp(Timestamp.fromJSON(o));
+  }
+}
 
 function longToNumber(int64: { toString(): string }): number {
   const num = globalThis.Number(int64.toString());
