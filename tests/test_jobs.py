@@ -10,6 +10,7 @@ import pytest
 from google.protobuf import timestamp_pb2
 
 from tests.conftest import AUTH, Harness, collect, images_of, rich_error
+from visionstudio.client import AsyncImageClient, ImageClient
 from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.server.retention import Retention
 from visionstudio.testing.fake_openai import Failure, FakeOpenAI
@@ -174,3 +175,18 @@ async def test_the_json_surface_takes_idempotency_keys_too(
                 answers.append(await resp.json())
     assert answers[0]["data"]["job_id"] == answers[1]["data"]["job_id"]
     assert len(upstream.requests) == 1
+
+
+async def test_the_python_client_watches_gets_lists_and_counts(harness: Harness) -> None:
+    target = f"127.0.0.1:{harness.service.grpc_port}"
+    async with AsyncImageClient(target, AUTH[0][1]) as client:
+        events = [e async for e in client.generate("a crane", number_of_images=2)]
+        job_id = events[0].accepted.job_id
+        watched = [e async for e in client.watch(job_id)]
+        assert len(images_of(watched)) == 2
+        assert (await client.get_job(job_id)).status == pb.JOB_STATUS_SUCCEEDED
+        assert [j.job_id for j in (await client.list_jobs()).jobs] == [job_id]
+        assert (await client.usage()).images == 2
+    with ImageClient(target, AUTH[0][1]) as blocking:
+        job = await asyncio.to_thread(blocking.get_job, job_id)
+        assert len(job.images) == 2

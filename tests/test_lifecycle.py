@@ -5,61 +5,21 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2
 
-from tests.conftest import UPSTREAM_KEY, collect, eventually
+from tests.conftest import collect
+from tests.processes import KEY, ServerProcess, listening, rest
 from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
 from visionstudio.testing.fake_openai import FakeOpenAI
-
-KEY = "lifecycle-key"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-class ServerProcess:
-    def __init__(self, upstream_url: str, data_dir: Path, **env: str) -> None:
-        self.grpc_port, self.http_port = _free_port(), _free_port()
-        self.proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "visionstudio.server.main",
-                "--grpc-port", str(self.grpc_port), "--http-port", str(self.http_port),
-                "--data-dir", str(data_dir), "--host", "127.0.0.1",
-            ],
-            env={
-                **os.environ,
-                "OPENAI_BASE_URL": upstream_url,
-                "OPENAI_API_KEY": UPSTREAM_KEY,
-                "VISIONSTUDIO_API_KEYS": KEY,
-                "VISIONSTUDIO_SHUTDOWN_GRACE_S": "20",
-                "VISIONSTUDIO_HEALTH_PROBE_INTERVAL_S": "0.2",
-                **env,
-            },
-            stderr=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
-
-    async def ready(self) -> None:
-        assert await eventually(lambda: _listening(self.grpc_port), timeout_s=20)
 
 
 @pytest.fixture
@@ -67,18 +27,7 @@ async def server(upstream: FakeOpenAI, tmp_path: Path) -> AsyncIterator[ServerPr
     proc = ServerProcess(upstream.base_url, tmp_path)
     await proc.ready()
     yield proc
-    if proc.proc.poll() is None:
-        proc.proc.kill()
-    proc.proc.wait()
-
-
-async def _rest(call: grpc.aio.UnaryStreamCall[Any, pb.ImageEvent]) -> list[pb.ImageEvent]:
-    """The remaining events of a call already read from (iteration cannot follow read())."""
-    events = []
-    while (event := await call.read()) is not grpc.aio.EOF:
-        assert isinstance(event, pb.ImageEvent)
-        events.append(event)
-    return events
+    proc.kill()
 
 
 async def _health(channel: grpc.aio.Channel, service: str) -> int:
@@ -104,12 +53,12 @@ async def test_sigterm_lets_in_flight_streams_finish_then_exits_zero(
         first = await call.read()
         assert isinstance(first, pb.ImageEvent) and first.WhichOneof("event") == "accepted"
         server.proc.send_signal(signal.SIGTERM)
-        rest = await _rest(call)
-        kinds = [e.WhichOneof("event") for e in rest]
+        remaining = await rest(call)
+        kinds = [e.WhichOneof("event") for e in remaining]
         assert kinds == ["image", "image", "summary"]
     # The images were stored before the process went away, and it exited cleanly.
     assert await asyncio.to_thread(server.proc.wait, 30) == 0
-    assert not _listening(server.grpc_port)
+    assert not listening(server.grpc_port)
 
 
 async def test_new_calls_are_refused_while_draining(
@@ -132,7 +81,7 @@ async def test_new_calls_are_refused_while_draining(
                     )
                 )
         assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
-        assert [e.WhichOneof("event") for e in await _rest(busy)] == ["image", "summary"]
+        assert [e.WhichOneof("event") for e in await rest(busy)] == ["image", "summary"]
     assert await asyncio.to_thread(server.proc.wait, 30) == 0
 
 

@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import AUTH, Harness, collect
 from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.server import logs
+from visionstudio.server.auth import key_id
 from visionstudio.testing.fake_openai import Failure, FakeOpenAI
 
 
@@ -37,7 +38,8 @@ async def test_calls_images_upstream_requests_and_retries_are_counted(
     assert failed == 1
     retries = _value(harness, "visionstudio_upstream_retries_total", reason="UPSTREAM_UNAVAILABLE")
     assert retries == 1
-    assert _value(harness, "visionstudio_provider_tokens_total", kind="output") > 0
+    key = key_id(AUTH[0][1])
+    assert _value(harness, "visionstudio_provider_tokens_total", kind="output", key=key) > 0
     assert _value(harness, "visionstudio_upstream_in_flight") == 0
 
 

@@ -255,6 +255,38 @@ class AsyncImageClient(_ImageClientBase[AsyncIterator[pb.ImageEvent]]):
     ) -> AsyncIterator[pb.ImageEvent]:
         return self._stream(self._stub.Inpaint, request, self._deadline(timeout))
 
+    def watch(
+        self, job_id: str, *, include_data: bool = False, timeout: float | None = None
+    ) -> AsyncIterator[pb.ImageEvent]:
+        """Re-attaches to a job: its images so far, then the rest as they finish."""
+        request = pb.WatchJobRequest(job_id=job_id, include_data=include_data)
+        return self._stream(self._stub.WatchJob, request, self._deadline(timeout))
+
+    def get_job(
+        self, job_id: str, *, timeout: float | None = None
+    ) -> grpc.aio.UnaryUnaryCall[pb.GetJobRequest, pb.Job]:
+        return self._stub.GetJob(
+            pb.GetJobRequest(job_id=job_id),
+            timeout=self._deadline(timeout),
+            metadata=self._metadata,
+        )
+
+    def list_jobs(
+        self, *, page_size: int = 0, page_token: str = "", timeout: float | None = None
+    ) -> grpc.aio.UnaryUnaryCall[pb.ListJobsRequest, pb.ListJobsResponse]:
+        return self._stub.ListJobs(
+            pb.ListJobsRequest(page_size=page_size, page_token=page_token),
+            timeout=self._deadline(timeout),
+            metadata=self._metadata,
+        )
+
+    def usage(
+        self, *, timeout: float | None = None
+    ) -> grpc.aio.UnaryUnaryCall[pb.GetUsageRequest, pb.GetUsageResponse]:
+        return self._stub.GetUsage(
+            pb.GetUsageRequest(), timeout=self._deadline(timeout), metadata=self._metadata
+        )
+
     async def _stream(
         self,
         method: grpc.aio.UnaryStreamMultiCallable[_Request, pb.ImageEvent],
@@ -266,7 +298,8 @@ class AsyncImageClient(_ImageClientBase[AsyncIterator[pb.ImageEvent]]):
             async for event in call:
                 yield event
         finally:
-            # A caller that stops iterating early should stop the server's (costly) work too.
+            # Stop the stream at once when the caller stops iterating early (whether the job
+            # itself goes on is the server's setting).
             call.cancel()
 
 
@@ -320,6 +353,34 @@ class ImageClient(_ImageClientBase[Iterator[pb.ImageEvent]]):
     ) -> Iterator[pb.ImageEvent]:
         return self._stream(self._stub.Inpaint, request, self._deadline(timeout))
 
+    def watch(
+        self, job_id: str, *, include_data: bool = False, timeout: float | None = None
+    ) -> Iterator[pb.ImageEvent]:
+        """Re-attaches to a job: its images so far, then the rest as they finish."""
+        request = pb.WatchJobRequest(job_id=job_id, include_data=include_data)
+        return self._stream(self._stub.WatchJob, request, self._deadline(timeout))
+
+    def get_job(self, job_id: str, *, timeout: float | None = None) -> pb.Job:
+        return self._stub.GetJob(
+            pb.GetJobRequest(job_id=job_id),
+            timeout=self._deadline(timeout),
+            metadata=self._metadata,
+        )
+
+    def list_jobs(
+        self, *, page_size: int = 0, page_token: str = "", timeout: float | None = None
+    ) -> pb.ListJobsResponse:
+        return self._stub.ListJobs(
+            pb.ListJobsRequest(page_size=page_size, page_token=page_token),
+            timeout=self._deadline(timeout),
+            metadata=self._metadata,
+        )
+
+    def usage(self, *, timeout: float | None = None) -> pb.GetUsageResponse:
+        return self._stub.GetUsage(
+            pb.GetUsageRequest(), timeout=self._deadline(timeout), metadata=self._metadata
+        )
+
     def _stream(
         self,
         method: grpc.UnaryStreamMultiCallable[_Request, pb.ImageEvent],
@@ -330,7 +391,8 @@ class ImageClient(_ImageClientBase[Iterator[pb.ImageEvent]]):
         try:
             yield from call
         finally:
-            # A caller that stops iterating early should stop the server's (costly) work too.
+            # Stop the stream at once when the caller stops iterating early (whether the job
+            # itself goes on is the server's setting).
             call.cancel()
 
 

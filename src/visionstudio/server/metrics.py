@@ -51,8 +51,8 @@ class Metrics:
         )
         self.tokens = Counter(
             "visionstudio_provider_tokens_total",
-            "Tokens the provider charged, by kind (input_text, input_image, output).",
-            ["kind"],
+            "Tokens the provider charged, by kind (input_text, input_image, output) and key id.",
+            ["kind", "key"],
             registry=r,
         )
         self.in_flight = Gauge(

@@ -134,7 +134,7 @@ class ImageStudio:
         job_deadline = started + self._max_job_s if self._detach else caller_deadline
         outbox: asyncio.Queue[JobEvent | ServiceError] = asyncio.Queue()
         task = asyncio.create_task(
-            self._execute(spec, plan, ticket, job.id, started, job_deadline, outbox)
+            self._execute(spec, plan, ticket, job, started, job_deadline, outbox)
         )
         self._live.add(task)
         task.add_done_callback(self._live.discard)
@@ -173,12 +173,13 @@ class ImageStudio:
         spec: JobSpec,
         plan: Plan,
         ticket: Ticket,
-        job_id: str,
+        job: JobRecord,
         started: float,
         deadline: float,
         outbox: asyncio.Queue[JobEvent | ServiceError],
     ) -> None:
         """The job: every image as its own task; events (and a final error) go to `outbox`."""
+        job_id = job.id
         n = spec.number_of_images
         # Finished image tasks and previews arrive on one queue, in the order they happen.
         arrivals: asyncio.Queue[asyncio.Task[tuple[ImageReady, Usage]] | Preview] = asyncio.Queue()
@@ -226,7 +227,7 @@ class ImageStudio:
             ticket.close()
             error_text = _failure_text(failures, n) if failures else None
             await asyncio.shield(self._jobs.finish_job(job_id, status, usage, error_text))
-            self._count_usage(usage)
+            self._count_usage(job.caller, usage)
             log.info(
                 "job finished",
                 extra={"status": status, "delivered": delivered, "error": error_text},
@@ -306,10 +307,11 @@ class ImageStudio:
         )
         return ready, rendered.usage
 
-    def _count_usage(self, usage: Usage) -> None:
-        self._metrics.tokens.labels("input_text").inc(usage.input_text_tokens)
-        self._metrics.tokens.labels("input_image").inc(usage.input_image_tokens)
-        self._metrics.tokens.labels("output").inc(usage.output_tokens)
+    def _count_usage(self, caller: str, usage: Usage) -> None:
+        tokens = self._metrics.tokens
+        tokens.labels("input_text", caller).inc(usage.input_text_tokens)
+        tokens.labels("input_image", caller).inc(usage.input_image_tokens)
+        tokens.labels("output", caller).inc(usage.output_tokens)
 
 
 def _deadline_error() -> ServiceError:
