@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import openai
@@ -24,6 +25,7 @@ from openai.types import (
 )
 from PIL import Image, ImageChops, ImageDraw
 
+from tests.conftest import eventually
 from visionstudio.testing.fake_openai import Failure, FakeOpenAI
 
 MODEL = "gpt-image-2"
@@ -433,6 +435,45 @@ async def test_latency_overlaps_concurrent_requests(client: AsyncOpenAI, fake: F
     assert len(results) == 4
     assert 0.3 <= elapsed < 1.0
     assert fake.max_in_flight == 4 and fake.in_flight == 0
+
+
+async def test_drop_next_closes_image_calls_without_an_answer(
+    client: AsyncOpenAI, fake: FakeOpenAI
+) -> None:
+    fake.config.drop_next = 2
+    async with aiohttp.ClientSession() as http, http.get(f"{fake.base_url}/models") as resp:
+        assert resp.status == 401  # other routes are answered and take no drop
+    # Not one byte of HTTP comes back before the connection closes.
+    url = urlsplit(fake.base_url)
+    assert url.hostname is not None and url.port is not None
+    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+    body = b'{"model": "gpt-image-2", "prompt": "x"}'
+    writer.write(
+        b"POST /v1/images/generations HTTP/1.1\r\nHost: fake\r\nContent-Type: application/json"
+        b"\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+    await writer.wait_closed()
+    with pytest.raises(openai.APIConnectionError):
+        await client.images.generate(model=MODEL, prompt="x")
+    await client.images.generate(model=MODEL, prompt="x")  # the drops are used up
+    assert fake.config.drop_next == 0
+    assert [r.endpoint for r in fake.requests] == ["/v1/models", *["generations"] * 3]
+    assert fake.disconnects == 0  # the fake hung up, not the client
+
+
+async def test_hang_next_answers_nothing_until_the_client_hangs_up(
+    client: AsyncOpenAI, fake: FakeOpenAI
+) -> None:
+    fake.config.hang_next = 1
+    started = time.monotonic()
+    with pytest.raises(openai.APITimeoutError):
+        await client.images.generate(model=MODEL, prompt="x", timeout=0.3)
+    assert time.monotonic() - started < 2
+    assert await eventually(lambda: fake.disconnects == 1 and fake.in_flight == 0)
+    await client.images.generate(model=MODEL, prompt="x")
+    assert fake.config.hang_next == 0
 
 
 # --- command line --------------------------------------------------------------------------

@@ -190,3 +190,15 @@ async def test_the_python_client_watches_gets_lists_and_counts(harness: Harness)
     with ImageClient(target, AUTH[0][1]) as blocking:
         job = await asyncio.to_thread(blocking.get_job, job_id)
         assert len(job.images) == 2
+
+
+async def test_a_refused_request_repeated_with_its_key_is_refused_again(
+    harness: Harness, upstream: FakeOpenAI
+) -> None:
+    request = pb.EditImageRequest(prompt="x", image_file=b"not an image", idempotency_key="bad-1")
+    for _ in range(2):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await collect(harness.stub.EditImage(request, metadata=AUTH))
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert rich_error(caught.value)["fields"] == ["image_file"]
+    assert upstream.requests == []

@@ -8,13 +8,15 @@ import contextvars
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from visionstudio.server import logs
 from visionstudio.server.auth import API_KEY_HEADER, ApiKeys
-from visionstudio.server.errors import Internal, ServiceError
+from visionstudio.server.errors import Internal, InvalidArgument, ServiceError
 from visionstudio.server.metrics import Metrics
 from visionstudio.server.status import to_grpc_status
 
@@ -34,6 +36,31 @@ def _metadata(context: grpc.aio.ServicerContext[Any, Any], name: str) -> str | N
     return None
 
 
+@dataclass(frozen=True)
+class _Undecodable:
+    reason: str
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """Bytes that do not decode become a marker instead of an exception: grpc would answer
+    UNKNOWN (and log a traceback); the call answers INVALID_ARGUMENT instead."""
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except DecodeError as exc:
+            return _Undecodable(str(exc))
+
+    return deserialize
+
+
+def _refuse_undecodable(request: Any) -> None:
+    if isinstance(request, _Undecodable):
+        raise InvalidArgument("request", f"is not a valid protobuf message: {request.reason}")
+
+
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, keys: ApiKeys, metrics: Metrics) -> None:
         self._keys = keys
@@ -50,16 +77,17 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         if handler is None or handler_call_details.method.startswith(OPEN_SERVICES):
             return handler
         method = handler_call_details.method.rsplit("/", 1)[-1]
+        deserializer = _tolerant(handler.request_deserializer)
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
                 self._wrap_stream(method, handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap_unary(method, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
             )
         # A client-streaming shape would slip past authentication: refuse to serve it at all.
@@ -72,6 +100,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             request: Any, context: grpc.aio.ServicerContext[Any, Any]
         ) -> AsyncIterator[Any]:
             async with self._guard(method, context):
+                _refuse_undecodable(request)
                 async for response in behavior(request, context):
                     yield response
 
@@ -82,6 +111,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
     ) -> Callable[..., Awaitable[Any]]:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             async with self._guard(method, context):
+                _refuse_undecodable(request)
                 return await behavior(request, context)
 
         return wrapped

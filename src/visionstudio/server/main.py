@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             timeout_s=settings.upstream_timeout_s,
             retry=retry_policy(settings),
             metrics=metrics,
+            connections=settings.upstream_concurrency,
         )
     except ValueError as exc:
         log.critical("refusing to start: %s", exc)

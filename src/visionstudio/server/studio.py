@@ -123,7 +123,9 @@ class ImageStudio:
             if isinstance(exc, TimeoutError):
                 error = DeadlineExceeded("preparing the input images took longer than the deadline")
             text = error.message if isinstance(error, ServiceError) else "preparation failed"
-            await asyncio.shield(self._jobs.finish_job(job.id, "failed", Usage(), text))
+            # Nothing was made: a repeat of this request must be judged (and refused) afresh.
+            finishing = self._jobs.finish_job(job.id, "failed", Usage(), text, release_key=True)
+            await asyncio.shield(finishing)
             if error is exc:
                 raise
             raise error from None

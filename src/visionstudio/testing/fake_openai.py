@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -103,6 +104,12 @@ class FakeOpenAIConfig:
     latency_s: float = 0.0  # sleep before answering each image call (spread over stream events)
     # Per-call latencies, popped one per image call in arrival order; latency_s once empty.
     next_latencies: list[float] = field(default_factory=list)
+    # Connection faults for the next image calls (generations and edits), each taking one call
+    # once its request was read, before `fail_next`: drops first, then hangs.
+    # drop_next: the TCP connection is closed without any HTTP answer (a crashed server or proxy).
+    drop_next: int = 0
+    # hang_next: nothing is ever answered; the call waits until the client hangs up.
+    hang_next: int = 0
     # Queued failures, popped one per request before normal handling. The body may be the full
     # {"error": {...}} or just the inner error object; `headers` (e.g. Retry-After) are sent too.
     fail_next: list[Failure] = field(default_factory=list)
@@ -110,6 +117,10 @@ class FakeOpenAIConfig:
     # False: only the mask's transparent area is recolored (an "ideal" model).
     edit_changes_every_pixel: bool = True
     record_requests: bool = True  # benchmarks with big uploads can turn recording off
+
+
+class _Dropped(Exception):
+    """Raised by a handler whose connection must be closed without an answer."""
 
 
 class _ApiError(Exception):
@@ -419,6 +430,15 @@ def _render_generation(prompt: str, index: int, size: tuple[int, int], alpha: bo
     return img
 
 
+@functools.lru_cache(maxsize=16)
+def _encoded_generation(
+    prompt: str, index: int, size: tuple[int, int], alpha: bool, fmt: str, compression: int
+) -> bytes:
+    """Generations are deterministic, so a repeated one (a load benchmark sends one prompt many
+    times) reuses its bytes instead of taking CPU from the server measured on the same host."""
+    return _encode(_render_generation(prompt, index, size, alpha), fmt, compression)
+
+
 def _render_edit(
     source: Image.Image,
     mask: Image.Image | None,
@@ -616,6 +636,11 @@ class FakeOpenAI:
             return await self._dispatch(request)
         except _ApiError as err:
             return web.json_response(err.body, status=err.status)
+        except _Dropped:
+            if request.transport is not None:
+                request.transport.abort()
+            # Never sent: aiohttp finds the transport closed and lets the connection go quietly.
+            return web.Response()
         except asyncio.CancelledError:
             self.disconnects += 1
             raise
@@ -656,6 +681,12 @@ class FakeOpenAI:
                 raw = await _read_json(request, record)
         except _ApiError as err:
             body_error = err
+        if endpoint is not None and self.config.drop_next > 0:
+            self.config.drop_next -= 1
+            raise _Dropped
+        if endpoint is not None and self.config.hang_next > 0:
+            self.config.hang_next -= 1
+            await asyncio.Event().wait()  # only the client hanging up (cancellation) ends this
         if self.config.fail_next:
             failure = self.config.fail_next.pop(0)
             status, error = failure.status, failure.body
@@ -684,6 +715,9 @@ class FakeOpenAI:
             return _render_edit(source, mask, index, size, transparent, every_pixel)
 
         def render_encoded(index: int) -> bytes:
+            if source is None:
+                fmt, compression = job.output_format, job.compression
+                return _encoded_generation(job.prompt, index, size, transparent, fmt, compression)
             return _encode(render(index), job.output_format, job.compression)
 
         latency = self._latency()
@@ -788,7 +822,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-key", default="sk-test", help="the Bearer key to accept")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per image call")
     args = parser.parse_args(argv)
-    config = FakeOpenAIConfig(api_key=args.api_key, latency_s=args.latency)
+    # Records of a separate process can never be read, so keeping them would only grow memory.
+    config = FakeOpenAIConfig(api_key=args.api_key, latency_s=args.latency, record_requests=False)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(args.host, args.port, config))
 

@@ -8,6 +8,7 @@ import logging
 import time
 from typing import Any
 
+import httpx2
 import openai
 from openai import AsyncOpenAI
 
@@ -52,11 +53,25 @@ class OpenAIProvider:
 
     @classmethod
     def from_environment(
-        cls, model: str, *, timeout_s: float, retry: RetryPolicy, metrics: Metrics
+        cls,
+        model: str,
+        *,
+        timeout_s: float,
+        retry: RetryPolicy,
+        metrics: Metrics,
+        connections: int = 100,
     ) -> OpenAIProvider:
         """Reads OPENAI_API_KEY / OPENAI_BASE_URL the way the SDK does."""
+        # Keep a warm connection per concurrent upstream call: the SDK keeps only 100, and
+        # reconnecting under load costs more CPU than anything else on the hot path.
+        http = openai.DefaultAsyncHttpxClient(
+            limits=httpx2.Limits(
+                max_connections=max(1000, connections),
+                max_keepalive_connections=max(100, connections),
+            )
+        )
         # max_retries=0: `retry` is the only retry layer, so attempts never multiply.
-        client = AsyncOpenAI(timeout=timeout_s, max_retries=0)
+        client = AsyncOpenAI(timeout=timeout_s, max_retries=0, http_client=http)
         return cls(client, model, retry=retry, timeout_s=timeout_s, metrics=metrics)
 
     @property

@@ -89,8 +89,17 @@ class JobStore(Protocol):
     async def add_image(self, image: ImageRecord) -> None: ...
 
     async def finish_job(
-        self, job_id: str, status: str, usage: Usage, error: str | None = None
-    ) -> None: ...
+        self,
+        job_id: str,
+        status: str,
+        usage: Usage,
+        error: str | None = None,
+        *,
+        release_key: bool = False,
+    ) -> None:
+        """Records the end of a job; `release_key` frees its idempotency key (for a request
+        refused before any work, so a repeat is judged afresh)."""
+        ...
 
     async def get_job(self, job_id: str) -> JobRecord | None: ...
 
@@ -313,12 +322,19 @@ class SqliteJobStore:
             )
 
     async def finish_job(
-        self, job_id: str, status: str, usage: Usage, error: str | None = None
+        self,
+        job_id: str,
+        status: str,
+        usage: Usage,
+        error: str | None = None,
+        *,
+        release_key: bool = False,
     ) -> None:
         async with self._transaction() as db:
             await db.execute(
-                "UPDATE jobs SET status = ?, usage = ?, error = ?, updated_at = ? WHERE id = ?",
-                (status, json.dumps(asdict(usage)), error, time.time(), job_id),
+                "UPDATE jobs SET status = ?, usage = ?, error = ?, updated_at = ?,"
+                " idempotency_key = CASE WHEN ? THEN NULL ELSE idempotency_key END WHERE id = ?",
+                (status, json.dumps(asdict(usage)), error, time.time(), release_key, job_id),
             )
 
     async def get_job(self, job_id: str) -> JobRecord | None:

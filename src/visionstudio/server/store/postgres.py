@@ -185,14 +185,22 @@ class PostgresJobStore:
             await conn.execute("UPDATE jobs SET updated_at = $1 WHERE id = $2", now, image.job_id)
 
     async def finish_job(
-        self, job_id: str, status: str, usage: Usage, error: str | None = None
+        self,
+        job_id: str,
+        status: str,
+        usage: Usage,
+        error: str | None = None,
+        *,
+        release_key: bool = False,
     ) -> None:
         await self._pool.execute(
-            "UPDATE jobs SET status = $1, usage = $2, error = $3, updated_at = $4 WHERE id = $5",
+            "UPDATE jobs SET status = $1, usage = $2, error = $3, updated_at = $4,"
+            " idempotency_key = CASE WHEN $5 THEN NULL ELSE idempotency_key END WHERE id = $6",
             status,
             asdict(usage),
             error,
             time.time(),
+            release_key,
             job_id,
         )
 
