@@ -20,7 +20,7 @@ from visionstudio.server.app import RunningService, start
 from visionstudio.server.auth import ApiKeys
 from visionstudio.server.metrics import Metrics
 from visionstudio.server.provider.openai_provider import OpenAIProvider
-from visionstudio.server.settings import Settings, retry_policy
+from visionstudio.server.settings import Settings, provider_budget, retry_policy
 from visionstudio.testing.fake_openai import FakeOpenAI, FakeOpenAIConfig
 
 API_KEY = "test-key-1"
@@ -67,7 +67,11 @@ async def harness(
     )
     metrics = Metrics()
     provider = OpenAIProvider.from_environment(
-        settings.model, timeout_s=30, retry=retry_policy(settings), metrics=metrics
+        settings.model,
+        timeout_s=30,
+        retry=retry_policy(settings),
+        metrics=metrics,
+        budget=provider_budget(settings),
     )
     service = await start(settings, provider, ApiKeys([API_KEY, "test-key-2"]), metrics)
     channel = grpc.aio.insecure_channel(

@@ -19,7 +19,7 @@ from visionstudio.server.app import RunningService, start
 from visionstudio.server.auth import ApiKeys
 from visionstudio.server.metrics import Metrics
 from visionstudio.server.provider.openai_provider import OpenAIProvider
-from visionstudio.server.settings import Settings, retry_policy
+from visionstudio.server.settings import Settings, provider_budget, retry_policy
 from visionstudio.testing.fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
@@ -58,7 +58,11 @@ async def tls_service(
     )
     metrics = Metrics()
     provider = OpenAIProvider.from_environment(
-        settings.model, timeout_s=30, retry=retry_policy(settings), metrics=metrics
+        settings.model,
+        timeout_s=30,
+        retry=retry_policy(settings),
+        metrics=metrics,
+        budget=provider_budget(settings),
     )
     service = await start(settings, provider, ApiKeys([API_KEY]), metrics)
     try:

@@ -10,13 +10,14 @@ import sys
 from pathlib import Path
 
 import openai
+import uvloop
 
 from visionstudio.server import logs
 from visionstudio.server.app import start
 from visionstudio.server.auth import ApiKeys, dev_key
 from visionstudio.server.metrics import Metrics
 from visionstudio.server.provider.openai_provider import OpenAIProvider
-from visionstudio.server.settings import Settings, client_keys, retry_policy
+from visionstudio.server.settings import Settings, client_keys, provider_budget, retry_policy
 
 log = logging.getLogger("visionstudio.server")
 
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             timeout_s=settings.upstream_timeout_s,
             retry=retry_policy(settings),
             metrics=metrics,
+            budget=provider_budget(settings),
             connections=settings.upstream_concurrency,
         )
     except ValueError as exc:
@@ -107,7 +109,11 @@ def main(argv: list[str] | None = None) -> int:
             exc,
         )
         return 2
-    asyncio.run(_serve(settings, ApiKeys(keys), provider, metrics))
+    serving = _serve(settings, ApiKeys(keys), provider, metrics)
+    if settings.event_loop == "uvloop":
+        uvloop.run(serving)
+    else:
+        asyncio.run(serving)
     return 0
 
 

@@ -58,6 +58,11 @@ class Metrics:
         self.in_flight = Gauge(
             "visionstudio_upstream_in_flight", "Upstream image calls running.", registry=r
         )
+        self.budget_waiting = Gauge(
+            "visionstudio_provider_budget_waiting",
+            "Upstream calls waiting for the provider account's rate budget.",
+            registry=r,
+        )
         self.queued = Gauge(
             "visionstudio_upstream_queued", "Admitted image calls waiting for a slot.", registry=r
         )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from visionstudio.server.budget import ProviderBudget
 from visionstudio.server.limits import Limits
 from visionstudio.server.provider.retry import RetryPolicy
 
@@ -59,6 +60,11 @@ class Settings(BaseSettings):
     per_key_concurrency: int = 16
     per_key_queued_images: int = 64
     per_key_images_per_minute: int = 0
+    # The provider account's own limits, spent exactly: calls wait (fairly, per key) for
+    # budget instead of drawing 429s. 0 turns a limit off. For replicas sharing one account,
+    # give each its share.
+    provider_images_per_minute: int = 0
+    provider_requests_per_minute: int = 0
 
     max_message_bytes: int = 64 * MiB
     max_input_bytes: int = 50 * MiB
@@ -88,6 +94,8 @@ class Settings(BaseSettings):
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     log_format: str = "json"
+    # uvloop (libuv) or the standard library's asyncio loop.
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
 
     _split_lists = field_validator("api_keys", "url_allowlist", mode="before")(_split_csv)
 
@@ -118,4 +126,11 @@ def limits(settings: Settings) -> Limits:
         per_key_in_flight=settings.per_key_concurrency,
         per_key_queued=settings.per_key_queued_images,
         per_key_images_per_minute=settings.per_key_images_per_minute,
+    )
+
+
+def provider_budget(settings: Settings) -> ProviderBudget:
+    return ProviderBudget(
+        images_per_minute=settings.provider_images_per_minute,
+        requests_per_minute=settings.provider_requests_per_minute,
     )

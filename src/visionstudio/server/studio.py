@@ -187,7 +187,7 @@ class ImageStudio:
         arrivals: asyncio.Queue[asyncio.Task[tuple[ImageReady, Usage]] | Preview] = asyncio.Queue()
         tasks: dict[asyncio.Task[tuple[ImageReady, Usage]], int] = {}
         for i in range(n):
-            task = asyncio.create_task(self._one(job_id, i, spec, plan, ticket, deadline, arrivals))
+            task = asyncio.create_task(self._one(job, i, spec, plan, ticket, deadline, arrivals))
             task.add_done_callback(arrivals.put_nowait)
             tasks[task] = i
         usage = Usage()
@@ -252,7 +252,7 @@ class ImageStudio:
 
     async def _one(
         self,
-        job_id: str,
+        job: JobRecord,
         index: int,
         spec: JobSpec,
         plan: Plan,
@@ -276,6 +276,7 @@ class ImageStudio:
                 mask=plan.mask,
                 timeout_s=max(0.001, deadline - time.monotonic()),
                 partial_images=spec.partial_images,
+                caller=job.caller,
             )
             rendered = await self._provider.render(request, on_partial)
         final = await asyncio.to_thread(plan.finish, rendered.data)
@@ -287,7 +288,7 @@ class ImageStudio:
         await self._jobs.add_image(
             ImageRecord(
                 id=image_id,
-                job_id=job_id,
+                job_id=job.id,
                 index=index,
                 blob_key=blob_key,
                 mime_type=final.mime_type,

@@ -36,6 +36,8 @@ class RenderRequest:
     timeout_s: float | None = None
     # Previews to stream while rendering (0..3); they reach `on_partial` of `render`.
     partial_images: int = 0
+    # The API key id the call is made for (fair sharing of the provider's rate budget).
+    caller: str = ""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import httpx2
 import openai
 from openai import AsyncOpenAI
 
+from visionstudio.server.budget import ProviderBudget
 from visionstudio.server.errors import (
     ContentPolicyViolation,
     DeadlineExceeded,
@@ -44,12 +45,15 @@ class OpenAIProvider:
         retry: RetryPolicy,
         timeout_s: float,
         metrics: Metrics,
+        budget: ProviderBudget,
     ) -> None:
         self._client = client
         self._rules = rules_for(model)
         self._retry = retry
         self._timeout_s = timeout_s
         self._metrics = metrics
+        self._budget = budget
+        metrics.budget_waiting.set_function(lambda: budget.waiting)
 
     @classmethod
     def from_environment(
@@ -59,20 +63,30 @@ class OpenAIProvider:
         timeout_s: float,
         retry: RetryPolicy,
         metrics: Metrics,
+        budget: ProviderBudget,
         connections: int = 100,
     ) -> OpenAIProvider:
         """Reads OPENAI_API_KEY / OPENAI_BASE_URL the way the SDK does."""
+
+        async def follow_limits(response: httpx2.Response) -> None:
+            # Every answer says how much of the account's budget is left; a 429 says how long
+            # everyone should wait.
+            budget.observe(response.headers)
+            if response.status_code == 429:
+                budget.pause(_seconds(response.headers.get("retry-after")) or 1.0)
+
         # Keep a warm connection per concurrent upstream call: the SDK keeps only 100, and
         # reconnecting under load costs more CPU than anything else on the hot path.
         http = openai.DefaultAsyncHttpxClient(
             limits=httpx2.Limits(
                 max_connections=max(1000, connections),
                 max_keepalive_connections=max(100, connections),
-            )
+            ),
+            event_hooks={"response": [follow_limits]},
         )
         # max_retries=0: `retry` is the only retry layer, so attempts never multiply.
         client = AsyncOpenAI(timeout=timeout_s, max_retries=0, http_client=http)
-        return cls(client, model, retry=retry, timeout_s=timeout_s, metrics=metrics)
+        return cls(client, model, retry=retry, timeout_s=timeout_s, metrics=metrics, budget=budget)
 
     @property
     def rules(self) -> ModelRules:
@@ -82,8 +96,16 @@ class OpenAIProvider:
         self, request: RenderRequest, on_partial: OnPartial | None = None
     ) -> RenderedImage:
         timeout = min(request.timeout_s or self._timeout_s, self._timeout_s)
+
+        async def attempt(seconds_left: float) -> RenderedImage:
+            # Every attempt, retries included, spends the account's budget: wait for it here.
+            deadline = time.monotonic() + seconds_left
+            await self._budget.acquire(request.caller, deadline)
+            left = max(0.001, deadline - time.monotonic())
+            return await self._measured(request, left, on_partial)
+
         return await self._retry.call(
-            lambda seconds_left: self._measured(request, seconds_left, on_partial),
+            attempt,
             timeout_s=timeout,
             on_retry=self._count_retry,
         )
@@ -189,12 +211,15 @@ def _usage(usage: Any) -> Usage:
     )
 
 
-def _retry_after(exc: openai.APIStatusError) -> float | None:
-    value = exc.response.headers.get("retry-after")
+def _seconds(value: str | None) -> float | None:
     try:
         return float(value) if value is not None else None
     except ValueError:
         return None
+
+
+def _retry_after(exc: openai.APIStatusError) -> float | None:
+    return _seconds(exc.response.headers.get("retry-after"))
 
 
 def map_openai_error(exc: openai.APIError) -> ServiceError:
