@@ -66,14 +66,15 @@ async def harness(
         **getattr(request, "param", {}),
     )
     metrics = Metrics()
+    budget = provider_budget(settings)
     provider = OpenAIProvider.from_environment(
         settings.model,
         timeout_s=30,
         retry=retry_policy(settings),
         metrics=metrics,
-        budget=provider_budget(settings),
+        budget=budget,
     )
-    service = await start(settings, provider, ApiKeys([API_KEY, "test-key-2"]), metrics)
+    service = await start(settings, provider, ApiKeys([API_KEY, "test-key-2"]), metrics, budget)
     channel = grpc.aio.insecure_channel(
         f"127.0.0.1:{service.grpc_port}",
         options=[

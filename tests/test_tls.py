@@ -57,14 +57,15 @@ async def tls_service(
         tls_key_file=key,
     )
     metrics = Metrics()
+    budget = provider_budget(settings)
     provider = OpenAIProvider.from_environment(
         settings.model,
         timeout_s=30,
         retry=retry_policy(settings),
         metrics=metrics,
-        budget=provider_budget(settings),
+        budget=budget,
     )
-    service = await start(settings, provider, ApiKeys([API_KEY]), metrics)
+    service = await start(settings, provider, ApiKeys([API_KEY]), metrics, budget)
     try:
         yield service, cert.read_bytes()
     finally:

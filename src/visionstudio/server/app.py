@@ -15,6 +15,7 @@ from grpc_reflection.v1alpha import reflection
 
 from visionstudio.image.v1 import image_service_pb2, image_service_pb2_grpc
 from visionstudio.server.auth import ApiKeys
+from visionstudio.server.budget import ProviderBudget
 from visionstudio.server.grpc_service import ImageService
 from visionstudio.server.health import ProviderHealth
 from visionstudio.server.http_app import HttpApp
@@ -27,6 +28,7 @@ from visionstudio.server.provider.base import ImageProvider
 from visionstudio.server.retention import Retention
 from visionstudio.server.settings import Settings, limits
 from visionstudio.server.store import BlobStore, JobStore, open_stores
+from visionstudio.server.store.budget_tokens import PostgresTokens
 from visionstudio.server.studio import ImageStudio
 from visionstudio.server.urls import UrlSigner, load_or_create_key
 from visionstudio.server.watch import JobQueries
@@ -51,6 +53,7 @@ class RunningService:
     blobs: BlobStore
     studio: ImageStudio
     retention: Retention
+    budget: ProviderBudget
 
     async def stop(self, grace_s: float) -> None:
         """Stops taking calls, lets in-flight streams and jobs finish within `grace_s`, then
@@ -65,6 +68,7 @@ class RunningService:
         await self.http_runner.cleanup()
         await self.provider.close()
         await self.fetcher.close()
+        await self.budget.close()
         await self.jobs.close()
         await self.blobs.close()
 
@@ -86,12 +90,25 @@ def _tls(settings: Settings) -> _Tls | None:
 
 
 async def start(
-    settings: Settings, provider: ImageProvider, keys: ApiKeys, metrics: Metrics
+    settings: Settings,
+    provider: ImageProvider,
+    keys: ApiKeys,
+    metrics: Metrics,
+    budget: ProviderBudget,
 ) -> RunningService:
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
 
+    shared_budget = settings.provider_budget_shared and budget.enabled
+    database_url = settings.database_url or ""
+    if shared_budget and not database_url.startswith(("postgresql://", "postgres://")):
+        raise ValueError("VISIONSTUDIO_PROVIDER_BUDGET_SHARED needs a PostgreSQL database_url")
     jobs, blobs = await open_stores(settings)
+    if shared_budget:
+        tokens = await PostgresTokens.open(
+            database_url, settings.provider_account, budget.per_minute
+        )
+        budget.share(tokens)
     fetcher = Fetcher(
         FetchLimits(
             max_bytes=settings.max_input_bytes,
@@ -202,4 +219,5 @@ async def start(
         blobs=blobs,
         studio=studio,
         retention=retention,
+        budget=budget,
     )

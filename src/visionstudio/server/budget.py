@@ -6,8 +6,8 @@ API key, so one busy key cannot starve the others. The budget also follows what 
 says: its `x-ratelimit-remaining-*` headers (other clients may share the account) and any 429's
 Retry-After pause everyone.
 
-In-process by default: replicas that share one provider account should each get their share
-of the account's limits (set the per-minute figures to the account's limit / replicas).
+The tokens live in this process by default; replicas sharing one account share them through
+PostgreSQL (`store/budget_tokens.py`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,22 @@ import collections
 import contextlib
 import time
 from collections.abc import Mapping
+from typing import Protocol
 
 from visionstudio.server.errors import ResourceExhausted
+
+KINDS = ("images", "requests")
+
+
+class TokenSource(Protocol):
+    async def take(self) -> float:
+        """Takes one call's budget and returns 0, or takes nothing and returns the seconds
+        until it would be there."""
+        ...
+
+    async def clamp(self, kind: str, remaining: float) -> None: ...
+
+    async def close(self) -> None: ...
 
 
 class _Bucket:
@@ -38,12 +52,41 @@ class _Bucket:
         return max(0.0, (amount - self.tokens) / self.rate)
 
 
+class LocalTokens:
+    def __init__(self, per_minute: Mapping[str, int]) -> None:
+        self._buckets = {kind: _Bucket(limit) for kind, limit in per_minute.items() if limit > 0}
+
+    def wait_for(self, amount: float) -> float:
+        now = time.monotonic()
+        for bucket in self._buckets.values():
+            bucket.refill(now)
+        return max((b.wait_for(amount) for b in self._buckets.values()), default=0.0)
+
+    async def take(self) -> float:
+        wait = self.wait_for(1)
+        if wait <= 0:
+            for bucket in self._buckets.values():
+                bucket.tokens -= 1
+        return wait
+
+    async def clamp(self, kind: str, remaining: float) -> None:
+        if kind in self._buckets:
+            bucket = self._buckets[kind]
+            bucket.refill(time.monotonic())
+            bucket.tokens = min(bucket.tokens, remaining)
+
+    async def close(self) -> None:
+        return None
+
+
 class ProviderBudget:
     def __init__(self, *, images_per_minute: int, requests_per_minute: int) -> None:
-        limits = {"images": images_per_minute, "requests": requests_per_minute}
-        self._by_kind = {kind: _Bucket(limit) for kind, limit in limits.items() if limit > 0}
-        self._buckets = list(self._by_kind.values())
+        self.per_minute = {"images": images_per_minute, "requests": requests_per_minute}
+        self._local = LocalTokens(self.per_minute)
+        self._source: TokenSource = self._local
+        self._shared = False
         self._paused_until = 0.0
+        self._clamps: dict[str, float] = {}
         # Per caller, the futures of its waiting calls; the order of keys is the round-robin.
         self._waiting: collections.OrderedDict[str, collections.deque[asyncio.Future[None]]] = (
             collections.OrderedDict()
@@ -53,16 +96,28 @@ class ProviderBudget:
 
     @property
     def enabled(self) -> bool:
-        return bool(self._buckets)
+        return any(limit > 0 for limit in self.per_minute.values())
 
     @property
     def waiting(self) -> int:
         return sum(len(q) for q in self._waiting.values())
 
+    def share(self, source: TokenSource) -> None:
+        """Takes tokens from `source` (shared by replicas) instead of this process's own."""
+        self._source = source
+        self._shared = True
+
+    async def close(self) -> None:
+        if self._granter is not None:
+            self._granter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._granter
+        await self._source.close()
+
     async def acquire(self, caller: str, deadline: float) -> None:
-        """Waits for one image request's worth of budget, or raises ResourceExhausted when
+        """Waits for one upstream call's worth of budget, or raises ResourceExhausted when
         it cannot come before `deadline` (time.monotonic())."""
-        if not self._buckets:
+        if not self.enabled:
             return
         expected = self._estimated_wait()
         if expected > deadline - time.monotonic():
@@ -86,14 +141,14 @@ class ProviderBudget:
             raise
 
     def observe(self, headers: Mapping[str, str]) -> None:
-        """Adopts the provider's view of what is left, when it is lower than ours."""
-        now = time.monotonic()
-        for kind, bucket in self._by_kind.items():
+        """Notes the provider's view of what is left; applied before the next call starts."""
+        for kind in KINDS:
             remaining = headers.get(f"x-ratelimit-remaining-{kind}")
             if remaining is not None:
                 with contextlib.suppress(ValueError):
-                    bucket.refill(now)
-                    bucket.tokens = min(bucket.tokens, float(remaining))
+                    self._clamps[kind] = float(remaining)
+        if self._clamps:
+            self._wakeup.set()
 
     def pause(self, seconds: float) -> None:
         """After a 429: nobody calls upstream until the provider said it is worth trying."""
@@ -101,13 +156,11 @@ class ProviderBudget:
         self._wakeup.set()
 
     def _estimated_wait(self) -> float:
-        """Seconds until one more call, behind everyone waiting, would get its budget."""
-        now = time.monotonic()
-        waits = [self._paused_until - now]
-        for bucket in self._buckets:
-            bucket.refill(now)
-            waits.append(bucket.wait_for(1 + self.waiting))
-        return max(0.0, *waits)
+        """Seconds until one more call, behind everyone waiting, would get its budget (this
+        process's view; replicas sharing the budget may make it longer)."""
+        pause = self._paused_until - time.monotonic()
+        tokens = 0.0 if self._shared else self._local.wait_for(1 + self.waiting)
+        return max(0.0, pause, tokens)
 
     @staticmethod
     def _exhausted(wait: float) -> ResourceExhausted:
@@ -132,23 +185,20 @@ class ProviderBudget:
         return None
 
     async def _grant(self) -> None:
-        while True:
-            waiter = self._next_waiter()
-            if waiter is None:
-                return
-            while True:
-                now = time.monotonic()
-                for bucket in self._buckets:
-                    bucket.refill(now)
-                wait = max([self._paused_until - now] + [b.wait_for(1) for b in self._buckets])
-                if wait <= 0 or waiter.done():
-                    break
+        while (waiter := self._next_waiter()) is not None:
+            while not waiter.done():
+                for kind, remaining in list(self._clamps.items()):
+                    del self._clamps[kind]
+                    await self._source.clamp(kind, remaining)
+                wait = self._paused_until - time.monotonic()
+                if wait <= 0:
+                    wait = await self._source.take()
+                    if wait <= 0:
+                        # (A waiter that gave up during a shared take leaves its token unused.)
+                        if not waiter.done():
+                            waiter.set_result(None)
+                        break
                 self._wakeup.clear()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(wait):
                         await self._wakeup.wait()
-            if waiter.done():
-                continue
-            for bucket in self._buckets:
-                bucket.tokens -= 1
-            waiter.set_result(None)

@@ -15,6 +15,7 @@ import uvloop
 from visionstudio.server import logs
 from visionstudio.server.app import start
 from visionstudio.server.auth import ApiKeys, dev_key
+from visionstudio.server.budget import ProviderBudget
 from visionstudio.server.metrics import Metrics
 from visionstudio.server.provider.openai_provider import OpenAIProvider
 from visionstudio.server.settings import Settings, client_keys, provider_budget, retry_policy
@@ -42,9 +43,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def _serve(
-    settings: Settings, keys: ApiKeys, provider: OpenAIProvider, metrics: Metrics
+    settings: Settings,
+    keys: ApiKeys,
+    provider: OpenAIProvider,
+    metrics: Metrics,
+    budget: ProviderBudget,
 ) -> None:
-    service = await start(settings, provider, keys, metrics)
+    service = await start(settings, provider, keys, metrics, budget)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -90,13 +95,14 @@ def main(argv: list[str] | None = None) -> int:
             "(or pass --dev-key for a local development key)."
         )
         return 2
+    budget = provider_budget(settings)
     try:
         provider = OpenAIProvider.from_environment(
             settings.model,
             timeout_s=settings.upstream_timeout_s,
             retry=retry_policy(settings),
             metrics=metrics,
-            budget=provider_budget(settings),
+            budget=budget,
             connections=settings.upstream_concurrency,
         )
     except ValueError as exc:
@@ -109,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             exc,
         )
         return 2
-    serving = _serve(settings, ApiKeys(keys), provider, metrics)
+    serving = _serve(settings, ApiKeys(keys), provider, metrics, budget)
     if settings.event_loop == "uvloop":
         uvloop.run(serving)
     else:

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     # give each its share.
     provider_images_per_minute: int = 0
     provider_requests_per_minute: int = 0
+    # Replicas sharing one provider account share one budget in the PostgreSQL database (the
+    # database_url's), under this account name.
+    provider_budget_shared: bool = False
+    provider_account: str = "default"
 
     max_message_bytes: int = 64 * MiB
     max_input_bytes: int = 50 * MiB
