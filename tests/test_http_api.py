@@ -573,7 +573,10 @@ async def test_a_waiting_stream_gets_keepalive_comments(
 
 
 async def test_openapi_document_describes_the_surface(api: Api) -> None:
-    async with api.http.get(api.base + "/openapi.json") as resp:  # no key needed
+    async with api.http.get(api.base + "/openapi.json") as resp:
+        assert resp.status == 401
+    keyed = {"X-API-Key": API_KEY}
+    async with api.http.get(api.base + "/openapi.json", headers=keyed) as resp:
         assert resp.status == 200
         doc = await resp.json()
     assert doc["openapi"].startswith("3.")

@@ -15,8 +15,9 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from typing import Any, cast
 
 from aiohttp import web
+from opentelemetry import trace
 
-from visionstudio.server import json_api
+from visionstudio.server import json_api, tracing
 from visionstudio.server.auth import API_KEY_HEADER, ApiKeys
 from visionstudio.server.errors import Internal, InvalidArgument, ServiceError
 from visionstudio.server.events import (
@@ -31,6 +32,7 @@ from visionstudio.server.status import http_headers, http_status
 from visionstudio.server.studio import ImageStudio
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -103,11 +105,38 @@ class JsonApi:
             app.router.add_post(endpoint.path, self._handler(endpoint))
 
     async def _openapi(self, request: web.Request) -> web.Response:
+        # Like every route but the health checks, the description needs a key too.
+        self._keys.authenticate(request.headers.get(API_KEY_HEADER))
         return web.json_response(json_api.openapi_document())
 
     def _handler(self, endpoint: Endpoint) -> Handler:
         async def handle(request: web.Request) -> web.StreamResponse:
-            return await self._run(endpoint, request)
+            with tracer.start_as_current_span(
+                f"{request.method} {endpoint.path}",
+                context=tracing.extract(request.headers),
+                kind=trace.SpanKind.SERVER,
+                attributes={
+                    "http.request.method": request.method,
+                    "http.route": endpoint.path,
+                    "url.path": request.path,
+                    "url.scheme": request.scheme,
+                },
+                # Set below from the answer: a refused request (4xx) is no failure of the server.
+                record_exception=False,
+                set_status_on_exception=False,
+            ) as span:
+                try:
+                    response = await self._run(endpoint, request)
+                except Exception as exc:
+                    # What the `_errors` middleware answers: the error's own status, else 500.
+                    if isinstance(exc, ServiceError):
+                        tracing.http_status(span, http_status(exc), exc.message)
+                    else:
+                        span.record_exception(exc)
+                        tracing.http_status(span, 500)
+                    raise
+                tracing.http_status(span, response.status)
+                return response
 
         return handle
 

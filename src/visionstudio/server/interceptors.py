@@ -13,14 +13,16 @@ from typing import Any
 
 import grpc
 from google.protobuf.message import DecodeError
+from opentelemetry import trace
 
-from visionstudio.server import logs
+from visionstudio.server import logs, tracing
 from visionstudio.server.auth import API_KEY_HEADER, ApiKeys
 from visionstudio.server.errors import Internal, InvalidArgument, ServiceError
 from visionstudio.server.metrics import Metrics
 from visionstudio.server.status import to_grpc_status
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 # The authenticated caller's key id, for handlers (set per call by the interceptor).
 current_caller: contextvars.ContextVar[str] = contextvars.ContextVar("current_caller")
@@ -74,9 +76,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
-        if handler is None or handler_call_details.method.startswith(OPEN_SERVICES):
+        method = handler_call_details.method
+        if handler is None or method.startswith(OPEN_SERVICES):
             return handler
-        method = handler_call_details.method.rsplit("/", 1)[-1]
         deserializer = _tolerant(handler.request_deserializer)
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
@@ -94,23 +96,21 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         raise RuntimeError(f"{handler_call_details.method}: unsupported RPC shape")
 
     def _wrap_stream(
-        self, method: str, behavior: Callable[..., Any]
+        self, rpc: str, behavior: Callable[..., Any]
     ) -> Callable[..., AsyncIterator[Any]]:
         async def wrapped(
             request: Any, context: grpc.aio.ServicerContext[Any, Any]
         ) -> AsyncIterator[Any]:
-            async with self._guard(method, context):
+            async with self._guard(rpc, context):
                 _refuse_undecodable(request)
                 async for response in behavior(request, context):
                     yield response
 
         return wrapped
 
-    def _wrap_unary(
-        self, method: str, behavior: Callable[..., Any]
-    ) -> Callable[..., Awaitable[Any]]:
+    def _wrap_unary(self, rpc: str, behavior: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            async with self._guard(method, context):
+            async with self._guard(rpc, context):
                 _refuse_undecodable(request)
                 return await behavior(request, context)
 
@@ -118,32 +118,54 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
 
     @contextlib.asynccontextmanager
     async def _guard(
-        self, method: str, context: grpc.aio.ServicerContext[Any, Any]
+        self, rpc: str, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[None]:
-        """Request id, authentication, error -> status, metrics and the call's log line."""
+        """Request id, authentication, error -> status, metrics, the call's log line and span.
+
+        `rpc` is the full name, `/package.Service/Method`."""
         started = time.monotonic()
+        service, method = rpc.removeprefix("/").rsplit("/", 1)
         rid = logs.accept_request_id(_metadata(context, logs.REQUEST_ID_HEADER))
         logs.request_id.set(rid)
         code = grpc.StatusCode.OK
-        try:
-            await context.send_initial_metadata(((logs.REQUEST_ID_HEADER, rid),))
-            current_caller.set(self._keys.authenticate(_metadata(context, API_KEY_HEADER)))
-            yield
-        except ServiceError as error:
-            code = error.code
-            await context.abort_with_status(to_grpc_status(error))
-        except asyncio.CancelledError:
-            code = grpc.StatusCode.CANCELLED
-            raise
-        except Exception:
-            code = grpc.StatusCode.INTERNAL
-            log.exception("unhandled error in %s", method)
-            await context.abort_with_status(to_grpc_status(Internal("internal error")))
-        finally:
-            seconds = time.monotonic() - started
-            self._metrics.calls.labels("grpc", method, code.name).inc()
-            self._metrics.call_seconds.labels("grpc", method).observe(seconds)
-            log.info(
-                "call finished",
-                extra={"method": method, "code": code.name, "ms": round(seconds * 1000)},
-            )
+        message: str | None = None
+        with tracer.start_as_current_span(
+            f"{service}/{method}",
+            # A caller's W3C traceparent makes this call part of its trace.
+            context=tracing.extract(context.invocation_metadata()),
+            kind=trace.SpanKind.SERVER,
+            attributes={
+                "rpc.system": "grpc",
+                "rpc.service": service,
+                "rpc.method": method,
+                "visionstudio.request_id": rid,
+            },
+            # The status comes from the gRPC code below, not from the AbortError carrying it.
+            record_exception=False,
+            set_status_on_exception=False,
+        ) as span:
+            try:
+                await context.send_initial_metadata(((logs.REQUEST_ID_HEADER, rid),))
+                current_caller.set(self._keys.authenticate(_metadata(context, API_KEY_HEADER)))
+                yield
+            except ServiceError as error:
+                code, message = error.code, error.message
+                span.set_attribute("error.type", error.reason)
+                await context.abort_with_status(to_grpc_status(error))
+            except asyncio.CancelledError:
+                code = grpc.StatusCode.CANCELLED
+                raise
+            except Exception as exc:
+                code = grpc.StatusCode.INTERNAL
+                span.record_exception(exc)
+                log.exception("unhandled error in %s", method)
+                await context.abort_with_status(to_grpc_status(Internal("internal error")))
+            finally:
+                seconds = time.monotonic() - started
+                tracing.grpc_status(span, code, message)
+                self._metrics.calls.labels("grpc", method, code.name).inc()
+                self._metrics.call_seconds.labels("grpc", method).observe(seconds)
+                log.info(
+                    "call finished",
+                    extra={"method": method, "code": code.name, "ms": round(seconds * 1000)},
+                )

@@ -12,7 +12,7 @@ from pathlib import Path
 import openai
 import uvloop
 
-from visionstudio.server import logs
+from visionstudio.server import logs, tracing
 from visionstudio.server.app import start
 from visionstudio.server.auth import ApiKeys, dev_key
 from visionstudio.server.budget import ProviderBudget
@@ -115,11 +115,17 @@ def main(argv: list[str] | None = None) -> int:
             exc,
         )
         return 2
+    if endpoint := tracing.configure_from_environment():
+        log.info("tracing: exporting spans over OTLP/HTTP to %s", endpoint)
     serving = _serve(settings, ApiKeys(keys), provider, metrics, budget)
-    if settings.event_loop == "uvloop":
-        uvloop.run(serving)
-    else:
-        asyncio.run(serving)
+    try:
+        if settings.event_loop == "uvloop":
+            uvloop.run(serving)
+        else:
+            asyncio.run(serving)
+    finally:
+        # Every span has ended with the loop; send the ones still queued before exiting.
+        tracing.shutdown()
     return 0
 
 

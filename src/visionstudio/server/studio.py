@@ -12,6 +12,8 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
+from opentelemetry import trace
+
 from visionstudio.server import logs
 from visionstudio.server.errors import DeadlineExceeded, Internal, InvalidArgument, ServiceError
 from visionstudio.server.events import (
@@ -33,6 +35,7 @@ from visionstudio.server.validation import validate
 from visionstudio.server.watch import JobQueries
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 
 class ImageStudio:
@@ -116,7 +119,8 @@ class ImageStudio:
         logs.job_id.set(job.id)
         try:
             async with asyncio.timeout(caller_deadline - time.monotonic()):
-                plan = await self._prep.plan(spec, self._provider.rules)
+                with tracer.start_as_current_span("visionstudio.prep"):
+                    plan = await self._prep.plan(spec, self._provider.rules)
         except BaseException as exc:
             ticket.close()
             error: BaseException = exc
@@ -135,6 +139,8 @@ class ImageStudio:
         )
         job_deadline = started + self._max_job_s if self._detach else caller_deadline
         outbox: asyncio.Queue[JobEvent | ServiceError] = asyncio.Queue()
+        # The task runs in a copy of this context, so the calling RPC's (or HTTP request's)
+        # span is the parent of the job's, even when the job outlives the call.
         task = asyncio.create_task(
             self._execute(spec, plan, ticket, job, started, job_deadline, outbox)
         )
@@ -181,74 +187,91 @@ class ImageStudio:
         outbox: asyncio.Queue[JobEvent | ServiceError],
     ) -> None:
         """The job: every image as its own task; events (and a final error) go to `outbox`."""
-        job_id = job.id
-        n = spec.number_of_images
-        # Finished image tasks and previews arrive on one queue, in the order they happen.
-        arrivals: asyncio.Queue[asyncio.Task[tuple[ImageReady, Usage]] | Preview] = asyncio.Queue()
-        tasks: dict[asyncio.Task[tuple[ImageReady, Usage]], int] = {}
-        for i in range(n):
-            task = asyncio.create_task(self._one(job, i, spec, plan, ticket, deadline, arrivals))
-            task.add_done_callback(arrivals.put_nowait)
-            tasks[task] = i
-        usage = Usage()
-        delivered = 0
-        failures: list[tuple[int, ServiceError]] = []
-        status = "cancelled"
-        try:
-            pending = set(tasks)
-            while pending:
-                wait = min(deadline - time.monotonic(), self._progress_interval_s)
-                try:
-                    async with asyncio.timeout(max(0.0, wait)):
-                        arrival = await arrivals.get()
-                except TimeoutError:
-                    if time.monotonic() >= deadline:
-                        failures.extend((tasks[t], _deadline_error()) for t in pending)
-                        break
-                    elapsed = int((time.monotonic() - started) * 1000)
-                    outbox.put_nowait(Progress(n - len(pending), n, elapsed))
-                    continue
-                if isinstance(arrival, Preview):
-                    outbox.put_nowait(arrival)
-                    continue
-                pending.discard(arrival)
-                if arrival.cancelled():
-                    continue
-                error = arrival.exception()
-                if error is not None:
-                    failures.append((tasks[arrival], _as_service_error(error)))
-                    continue
-                ready, used = arrival.result()
-                usage += used
-                delivered += 1
-                outbox.put_nowait(ready)
-            status = "succeeded" if not failures else ("partial" if delivered else "failed")
-        finally:
-            for task in tasks:
-                task.cancel()
-            ticket.close()
-            error_text = _failure_text(failures, n) if failures else None
-            await asyncio.shield(self._jobs.finish_job(job_id, status, usage, error_text))
-            self._count_usage(job.caller, usage)
-            log.info(
-                "job finished",
-                extra={"status": status, "delivered": delivered, "error": error_text},
+        with tracer.start_as_current_span(
+            "visionstudio.job",
+            attributes={
+                "visionstudio.job_id": job.id,
+                "visionstudio.operation": spec.operation.value,
+                "visionstudio.images": spec.number_of_images,
+            },
+        ) as span:
+            job_id = job.id
+            n = spec.number_of_images
+            # Finished image tasks and previews arrive on one queue, in the order they happen.
+            arrivals: asyncio.Queue[asyncio.Task[tuple[ImageReady, Usage]] | Preview] = (
+                asyncio.Queue()
             )
-        if failures:
-            first = failures[0][1]
-            first.message = f"{error_text}; first error: {first.message}"
-            first.metadata["failed_indices"] = ",".join(str(i) for i, _ in sorted(failures))
-            first.metadata["job_id"] = job_id
-            outbox.put_nowait(first)
-            return
-        outbox.put_nowait(
-            Finished(
-                job_id=job_id,
-                usage=usage,
-                images_delivered=delivered,
-                elapsed_ms=int((time.monotonic() - started) * 1000),
+            tasks: dict[asyncio.Task[tuple[ImageReady, Usage]], int] = {}
+            for i in range(n):
+                task = asyncio.create_task(
+                    self._one(job, i, spec, plan, ticket, deadline, arrivals)
+                )
+                task.add_done_callback(arrivals.put_nowait)
+                tasks[task] = i
+            usage = Usage()
+            delivered = 0
+            failures: list[tuple[int, ServiceError]] = []
+            status = "cancelled"
+            try:
+                pending = set(tasks)
+                while pending:
+                    wait = min(deadline - time.monotonic(), self._progress_interval_s)
+                    try:
+                        async with asyncio.timeout(max(0.0, wait)):
+                            arrival = await arrivals.get()
+                    except TimeoutError:
+                        if time.monotonic() >= deadline:
+                            failures.extend((tasks[t], _deadline_error()) for t in pending)
+                            break
+                        elapsed = int((time.monotonic() - started) * 1000)
+                        outbox.put_nowait(Progress(n - len(pending), n, elapsed))
+                        continue
+                    if isinstance(arrival, Preview):
+                        outbox.put_nowait(arrival)
+                        continue
+                    pending.discard(arrival)
+                    if arrival.cancelled():
+                        continue
+                    error = arrival.exception()
+                    if error is not None:
+                        failures.append((tasks[arrival], _as_service_error(error)))
+                        continue
+                    ready, used = arrival.result()
+                    usage += used
+                    delivered += 1
+                    outbox.put_nowait(ready)
+                status = "succeeded" if not failures else ("partial" if delivered else "failed")
+            finally:
+                for task in tasks:
+                    task.cancel()
+                ticket.close()
+                error_text = _failure_text(failures, n) if failures else None
+                span.set_attributes(
+                    {"visionstudio.job_status": status, "visionstudio.images_delivered": delivered}
+                )
+                if error_text is not None:
+                    span.set_status(trace.StatusCode.ERROR, error_text)
+                await asyncio.shield(self._jobs.finish_job(job_id, status, usage, error_text))
+                self._count_usage(job.caller, usage)
+                log.info(
+                    "job finished",
+                    extra={"status": status, "delivered": delivered, "error": error_text},
+                )
+            if failures:
+                first = failures[0][1]
+                first.message = f"{error_text}; first error: {first.message}"
+                first.metadata["failed_indices"] = ",".join(str(i) for i, _ in sorted(failures))
+                first.metadata["job_id"] = job_id
+                outbox.put_nowait(first)
+                return
+            outbox.put_nowait(
+                Finished(
+                    job_id=job_id,
+                    usage=usage,
+                    images_delivered=delivered,
+                    elapsed_ms=int((time.monotonic() - started) * 1000),
+                )
             )
-        )
 
     async def _one(
         self,
@@ -264,51 +287,55 @@ class ImageStudio:
             mime = spec.output_format.mime_type
             previews.put_nowait(Preview(index, number, mime, data))
 
-        async with ticket.slot():
-            # The time spent waiting for a slot counts against the caller's deadline.
-            request = RenderRequest(
-                prompt=spec.prompt,
-                size=plan.size,
-                quality=spec.quality,
-                background=spec.background,
-                output_format=spec.output_format,
-                image=plan.image,
-                mask=plan.mask,
-                timeout_s=max(0.001, deadline - time.monotonic()),
-                partial_images=spec.partial_images,
-                caller=job.caller,
-            )
-            rendered = await self._provider.render(request, on_partial)
-        final = await asyncio.to_thread(plan.finish, rendered.data)
-        image_id = new_id()
-        name = f"{image_id}.{final.mime_type.split('/')[1]}"
-        blob_key = f"images/{name}"
-        # Stored before it is announced, so the URL works the moment the caller sees it.
-        await self._blobs.put(blob_key, final.data, final.mime_type)
-        await self._jobs.add_image(
-            ImageRecord(
-                id=image_id,
-                job_id=job.id,
+        with tracer.start_as_current_span(
+            "visionstudio.image", attributes={"visionstudio.image.index": index}
+        ):
+            async with ticket.slot():
+                # The time spent waiting for a slot counts against the caller's deadline.
+                request = RenderRequest(
+                    prompt=spec.prompt,
+                    size=plan.size,
+                    quality=spec.quality,
+                    background=spec.background,
+                    output_format=spec.output_format,
+                    image=plan.image,
+                    mask=plan.mask,
+                    timeout_s=max(0.001, deadline - time.monotonic()),
+                    partial_images=spec.partial_images,
+                    caller=job.caller,
+                )
+                rendered = await self._provider.render(request, on_partial)
+            final = await asyncio.to_thread(plan.finish, rendered.data)
+            image_id = new_id()
+            name = f"{image_id}.{final.mime_type.split('/')[1]}"
+            blob_key = f"images/{name}"
+            # Stored before it is announced, so the URL works the moment the caller sees it.
+            with tracer.start_as_current_span("visionstudio.store"):
+                await self._blobs.put(blob_key, final.data, final.mime_type)
+                await self._jobs.add_image(
+                    ImageRecord(
+                        id=image_id,
+                        job_id=job.id,
+                        index=index,
+                        blob_key=blob_key,
+                        mime_type=final.mime_type,
+                        width=final.width,
+                        height=final.height,
+                        size_bytes=len(final.data),
+                    )
+                )
+            self._metrics.images.labels(spec.operation.value).inc()
+            ready = ImageReady(
                 index=index,
-                blob_key=blob_key,
+                image_id=image_id,
+                url=await self._queries.image_url(blob_key),
                 mime_type=final.mime_type,
                 width=final.width,
                 height=final.height,
                 size_bytes=len(final.data),
+                data=final.data if spec.include_data else None,
             )
-        )
-        self._metrics.images.labels(spec.operation.value).inc()
-        ready = ImageReady(
-            index=index,
-            image_id=image_id,
-            url=await self._queries.image_url(blob_key),
-            mime_type=final.mime_type,
-            width=final.width,
-            height=final.height,
-            size_bytes=len(final.data),
-            data=final.data if spec.include_data else None,
-        )
-        return ready, rendered.usage
+            return ready, rendered.usage
 
     def _count_usage(self, caller: str, usage: Usage) -> None:
         tokens = self._metrics.tokens

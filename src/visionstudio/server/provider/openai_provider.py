@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import logging
 import time
 from typing import Any
@@ -11,7 +12,9 @@ from typing import Any
 import httpx2
 import openai
 from openai import AsyncOpenAI
+from opentelemetry import trace
 
+from visionstudio.server import tracing
 from visionstudio.server.budget import ProviderBudget
 from visionstudio.server.errors import (
     ContentPolicyViolation,
@@ -30,6 +33,7 @@ from visionstudio.server.provider.retry import RetryPolicy
 from visionstudio.server.spec import Background, Usage
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 MODERATION_CODES = frozenset({"moderation_blocked", "content_policy_violation"})
 
@@ -54,6 +58,13 @@ class OpenAIProvider:
         self._metrics = metrics
         self._budget = budget
         metrics.budget_waiting.set_function(lambda: budget.waiting)
+        url = client.base_url
+        self._span_attributes: dict[str, str | int] = {
+            "gen_ai.system": "openai",
+            "gen_ai.request.model": self._rules.model,
+            "server.address": url.host,
+            "server.port": url.port or (443 if url.scheme == "https" else 80),
+        }
 
     @classmethod
     def from_environment(
@@ -96,13 +107,14 @@ class OpenAIProvider:
         self, request: RenderRequest, on_partial: OnPartial | None = None
     ) -> RenderedImage:
         timeout = min(request.timeout_s or self._timeout_s, self._timeout_s)
+        resends = itertools.count()
 
         async def attempt(seconds_left: float) -> RenderedImage:
             # Every attempt, retries included, spends the account's budget: wait for it here.
             deadline = time.monotonic() + seconds_left
             await self._budget.acquire(request.caller, deadline)
             left = max(0.001, deadline - time.monotonic())
-            return await self._measured(request, left, on_partial)
+            return await self._measured(request, left, on_partial, next(resends))
 
         return await self._retry.call(
             attempt,
@@ -116,21 +128,42 @@ class OpenAIProvider:
         log.warning("retrying upstream request after %s", reason)
 
     async def _measured(
-        self, request: RenderRequest, timeout_s: float, on_partial: OnPartial | None
+        self, request: RenderRequest, timeout_s: float, on_partial: OnPartial | None, resend: int
     ) -> RenderedImage:
+        """One attempt, counted, timed and traced; `resend` is 0 for the first, 1 for the
+        first retry and so on."""
         started = time.monotonic()
         outcome = "ok"
-        try:
-            return await self._attempt(request, timeout_s, on_partial)
-        except ServiceError as error:
-            outcome = error.reason
-            raise
-        except asyncio.CancelledError:
-            outcome = "cancelled"
-            raise
-        finally:
-            self._metrics.upstream_requests.labels(outcome).inc()
-            self._metrics.upstream_seconds.observe(time.monotonic() - started)
+        operation = "images.edit" if request.image is not None else "images.generate"
+        with tracer.start_as_current_span(
+            f"{operation} {self._rules.model}",
+            kind=trace.SpanKind.CLIENT,
+            attributes={
+                **self._span_attributes,
+                "gen_ai.operation.name": operation,
+                "http.request.resend_count": resend,
+            },
+        ) as span:
+            try:
+                rendered = await self._attempt(request, timeout_s, on_partial)
+                span.set_attributes(
+                    {
+                        "gen_ai.usage.input_tokens": rendered.usage.input_tokens,
+                        "gen_ai.usage.output_tokens": rendered.usage.output_tokens,
+                    }
+                )
+                return rendered
+            except ServiceError as error:
+                outcome = error.reason
+                raise
+            except asyncio.CancelledError:
+                outcome = "cancelled"
+                raise
+            finally:
+                if outcome != "ok":
+                    span.set_attribute("error.type", outcome)
+                self._metrics.upstream_requests.labels(outcome).inc()
+                self._metrics.upstream_seconds.observe(time.monotonic() - started)
 
     async def _attempt(
         self, request: RenderRequest, timeout_s: float, on_partial: OnPartial | None
@@ -147,6 +180,9 @@ class OpenAIProvider:
         if request.background is not Background.AUTO:
             params["background"] = request.background.value
         params["timeout"] = timeout_s
+        # The upstream request continues this trace (W3C traceparent of the attempt's span).
+        if headers := tracing.outgoing_headers():
+            params["extra_headers"] = headers
         if request.image is not None:
             params["image"] = (request.image.filename, request.image.data, request.image.mime_type)
         if request.mask is not None:
