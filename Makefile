@@ -44,10 +44,13 @@ run: $(STAMP)
 fake-openai: $(STAMP)
 	$(BIN)/python -m visionstudio.testing.fake_openai --port 8600
 
+# About 15 minutes on the 2-core machine; `python -m bench.perf --help` picks sections.
 bench: $(STAMP)
 	$(BIN)/python -m bench.latency
 	$(BIN)/python -m bench.prep
-	$(BIN)/python -m bench.load
+	$(BIN)/python -m bench.load --streams 100 --rounds 3
+	$(BIN)/python -m bench.perf
+	$(BIN)/python -m bench.budget
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -11,98 +11,14 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import grpc
 from openai import AsyncOpenAI
 
+from bench._harness import CLIENT_KEY, MODEL, UPSTREAM_KEY, Upstream, pct, processes
 from visionstudio.client import AsyncImageClient
-
-MODEL = "gpt-image-2.5-flare"
-UPSTREAM_KEY = "sk-bench"
-CLIENT_KEY = "bench-key"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_for_port(port: int, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on port {port}")
-
-
-@contextmanager
-def _processes(latency_s: float) -> Iterator[tuple[str, int]]:
-    upstream_port, grpc_port, http_port = _free_port(), _free_port(), _free_port()
-    base_url = f"http://127.0.0.1:{upstream_port}/v1"
-    with tempfile.TemporaryDirectory() as data_dir:
-        env = {
-            **os.environ,
-            "OPENAI_BASE_URL": base_url,
-            "OPENAI_API_KEY": UPSTREAM_KEY,
-            "VISIONSTUDIO_API_KEYS": CLIENT_KEY,
-        }
-        fake = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "visionstudio.testing.fake_openai",
-                "--port",
-                str(upstream_port),
-                "--latency",
-                str(latency_s),
-                "--api-key",
-                UPSTREAM_KEY,
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-        )
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "visionstudio.server.main",
-                "--grpc-port",
-                str(grpc_port),
-                "--http-port",
-                str(http_port),
-                "--data-dir",
-                data_dir,
-                "--host",
-                "127.0.0.1",
-                "--log-level",
-                "WARNING",
-            ],
-            env=env,
-        )
-        try:
-            _wait_for_port(upstream_port)
-            _wait_for_port(grpc_port)
-            yield base_url, grpc_port
-        finally:
-            for proc in (server, fake):
-                proc.terminate()
-                proc.wait(timeout=30)
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def _direct(base_url: str, runs: int) -> list[float]:
@@ -131,7 +47,8 @@ async def _via_service(port: int, runs: int, n: int) -> list[list[float]]:
 
 
 async def _run(latency_s: float, runs: int) -> dict[str, float]:
-    with _processes(latency_s) as (base_url, port):
+    with processes(Upstream(latency_s)) as stack:
+        base_url, port = stack.upstream_url, stack.grpc_port
         # Warm both paths (connections, imports) before timing.
         await _direct(base_url, 2)
         await _via_service(port, 2, 1)
@@ -144,11 +61,11 @@ async def _run(latency_s: float, runs: int) -> dict[str, float]:
         "runs": runs,
         "cores": os.cpu_count() or 0,
         "direct_p50_ms": statistics.median(direct) * 1000,
-        "direct_p99_ms": _pct(direct, 0.99) * 1000,
+        "direct_p99_ms": pct(direct, 0.99) * 1000,
         "service_p50_ms": statistics.median(service) * 1000,
-        "service_p99_ms": _pct(service, 0.99) * 1000,
+        "service_p99_ms": pct(service, 0.99) * 1000,
         "added_p50_ms": (statistics.median(service) - statistics.median(direct)) * 1000,
-        "added_p99_ms": (_pct(service, 0.99) - _pct(direct, 0.99)) * 1000,
+        "added_p99_ms": (pct(service, 0.99) - pct(direct, 0.99)) * 1000,
         "n4_first_image_x": statistics.median(a[0] for a in four) / one,
         "n4_last_image_x": statistics.median(a[-1] for a in four) / one,
     }

@@ -19,115 +19,31 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import multiprocessing
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
-from multiprocessing.synchronize import Event
-from pathlib import Path
 from typing import Any
 
 import grpc
-from grpc_health.v1 import health_pb2
 
-from bench.latency import CLIENT_KEY, UPSTREAM_KEY, _free_port, _pct, _wait_for_port
+from bench._harness import (
+    CLIENT_KEY,
+    HealthProbe,
+    ServerOptions,
+    Stack,
+    Upstream,
+    cpu_seconds,
+    pct,
+    proc_status_kib,
+    processes,
+)
 from visionstudio.client import AsyncImageClient
 
-PROBE_INTERVAL_S = 0.05
 STREAMS_PER_CHANNEL = 100  # like a client pool: one HTTP/2 connection per 100 streams
 CALL_TIMEOUT_S = 120.0
-
-
-@dataclass(frozen=True)
-class Server:
-    grpc_port: int
-    pid: int
-
-
-@contextmanager
-def _processes(latency_s: float, capacity: int) -> Iterator[Server]:
-    upstream_port, grpc_port, http_port = _free_port(), _free_port(), _free_port()
-    limit = str(capacity)
-    with tempfile.TemporaryDirectory() as data_dir:
-        env = {
-            **os.environ,
-            "OPENAI_BASE_URL": f"http://127.0.0.1:{upstream_port}/v1",
-            "OPENAI_API_KEY": UPSTREAM_KEY,
-            "VISIONSTUDIO_API_KEYS": CLIENT_KEY,
-            # Every stream admitted at once: the benchmark measures the server, not its refusals.
-            "VISIONSTUDIO_UPSTREAM_CONCURRENCY": limit,
-            "VISIONSTUDIO_MAX_QUEUED_IMAGES": limit,
-            "VISIONSTUDIO_PER_KEY_CONCURRENCY": limit,
-            "VISIONSTUDIO_PER_KEY_QUEUED_IMAGES": limit,
-        }
-        fake = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "visionstudio.testing.fake_openai"),
-                *("--port", str(upstream_port), "--latency", str(latency_s)),
-                *("--api-key", UPSTREAM_KEY),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        server = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "visionstudio.server.main"),
-                *("--grpc-port", str(grpc_port), "--http-port", str(http_port)),
-                *("--data-dir", data_dir, "--host", "127.0.0.1", "--log-level", "WARNING"),
-            ],
-            env=env,
-        )
-        try:
-            _wait_for_port(upstream_port)
-            _wait_for_port(grpc_port)
-            yield Server(grpc_port, server.pid)
-        finally:
-            for proc in (server, fake):
-                proc.terminate()
-                proc.wait(timeout=60)
-
-
-def _proc_status_kib(pid: int, key: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{key}:"):
-            return int(line.split()[1])
-    raise KeyError(key)
-
-
-def _cpu_seconds(pid: int) -> float:
-    # utime and stime: fields 14 and 15 of /proc/<pid>/stat, after the parenthesised name.
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _probe(port: int, stop: Event, out: Connection) -> None:
-    """In its own process, so the load generator's busy event loop does not delay the probe."""
-    samples: list[tuple[float, float | None]] = []  # (started, seconds or None when it failed)
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        check = channel.unary_unary(
-            "/grpc.health.v1.Health/Check",
-            request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
-            response_deserializer=health_pb2.HealthCheckResponse.FromString,
-        )
-        check(health_pb2.HealthCheckRequest(), timeout=30)  # connects; not a sample
-        while not stop.is_set():
-            started = time.monotonic()
-            try:
-                check(health_pb2.HealthCheckRequest(), timeout=5)
-                samples.append((started, time.monotonic() - started))
-            except grpc.RpcError:
-                samples.append((started, None))
-            time.sleep(max(0.0, started + PROBE_INTERVAL_S - time.monotonic()))
-    out.send(samples)
 
 
 @dataclass
@@ -163,7 +79,7 @@ async def _caller(
         outcome.seconds.append(time.monotonic() - started)
 
 
-async def _load(server: Server, streams: int, rounds: int, n: int, ramp_s: float) -> Outcome:
+async def _load(server: Stack, streams: int, rounds: int, n: int, ramp_s: float) -> Outcome:
     target = f"127.0.0.1:{server.grpc_port}"
     clients = [
         AsyncImageClient(target, CLIENT_KEY) for _ in range(-(-streams // STREAMS_PER_CHANNEL))
@@ -172,7 +88,7 @@ async def _load(server: Server, streams: int, rounds: int, n: int, ramp_s: float
         # Warm every connection (and the server's upstream pool) before timing.
         await asyncio.gather(*(_caller(c, 1, n, Outcome()) for c in clients for _ in range(5)))
         outcome = Outcome(started=time.monotonic())
-        cpu_before, client_cpu_before = _cpu_seconds(server.pid), _cpu_seconds(os.getpid())
+        cpu_before, client_cpu_before = cpu_seconds(server.server_pid), cpu_seconds(os.getpid())
         await asyncio.gather(
             *(
                 _caller(clients[i % len(clients)], rounds, n, outcome, ramp_s * i / streams)
@@ -180,8 +96,8 @@ async def _load(server: Server, streams: int, rounds: int, n: int, ramp_s: float
             )
         )
         outcome.ended = time.monotonic()
-        outcome.server_cpu_s = _cpu_seconds(server.pid) - cpu_before
-        outcome.client_cpu_s = _cpu_seconds(os.getpid()) - client_cpu_before
+        outcome.server_cpu_s = cpu_seconds(server.server_pid) - cpu_before
+        outcome.client_cpu_s = cpu_seconds(os.getpid()) - client_cpu_before
         return outcome
     finally:
         for client in clients:
@@ -193,7 +109,7 @@ def _stats(values: list[float]) -> dict[str, float]:
         return {"p50_ms": 0.0, "p99_ms": 0.0, "max_ms": 0.0}
     return {
         "p50_ms": statistics.median(values) * 1000,
-        "p99_ms": _pct(values, 0.99) * 1000,
+        "p99_ms": pct(values, 0.99) * 1000,
         "max_ms": max(values) * 1000,
     }
 
@@ -201,19 +117,13 @@ def _stats(values: list[float]) -> dict[str, float]:
 def run(
     streams: int, latency_s: float, n: int, rounds: int, ramp_s: float = 0.0, idle_s: float = 2.0
 ) -> dict[str, Any]:
-    spawn = multiprocessing.get_context("spawn")
-    with _processes(latency_s, capacity=streams * n) as server:
-        rss_idle_kib = _proc_status_kib(server.pid, "VmRSS")
-        stop = spawn.Event()
-        receive, send = spawn.Pipe(duplex=False)
-        probe = spawn.Process(target=_probe, args=(server.grpc_port, stop, send), daemon=True)
-        probe.start()
-        time.sleep(idle_s)  # the probe's idle baseline
-        outcome = asyncio.run(_load(server, streams, rounds, n, ramp_s))
-        stop.set()
-        samples: list[tuple[float, float | None]] = receive.recv()
-        probe.join(timeout=10)
-        peak_rss_kib = _proc_status_kib(server.pid, "VmHWM")
+    with processes(Upstream(latency_s), ServerOptions(capacity=streams * n)) as server:
+        rss_idle_kib = proc_status_kib(server.server_pid, "VmRSS")
+        with HealthProbe(server.grpc_port) as probe:
+            time.sleep(idle_s)  # the probe's idle baseline
+            outcome = asyncio.run(_load(server, streams, rounds, n, ramp_s))
+        samples = probe.samples
+        peak_rss_kib = proc_status_kib(server.server_pid, "VmHWM")
     start, end = outcome.started, outcome.ended
     idle = [s for t, s in samples if t < start and s is not None]
     loaded = [s for t, s in samples if start <= t < end and s is not None]

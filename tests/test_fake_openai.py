@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import json
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,7 +29,13 @@ from openai.types import (
 from PIL import Image, ImageChops, ImageDraw
 
 from tests.conftest import eventually
-from visionstudio.testing.fake_openai import Failure, FakeOpenAI
+from visionstudio.testing.fake_openai import (
+    STATS_PATH,
+    Failure,
+    FakeOpenAI,
+    FakeOpenAIConfig,
+    _duration,
+)
 
 MODEL = "gpt-image-2"
 
@@ -476,6 +485,153 @@ async def test_hang_next_answers_nothing_until_the_client_hangs_up(
     assert fake.config.hang_next == 0
 
 
+# --- rate limits ---------------------------------------------------------------------------
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def limited() -> AsyncIterator[tuple[FakeOpenAI, Clock]]:
+    clock = Clock()
+    config = FakeOpenAIConfig(rate_limit_requests_per_minute=10, rate_limit_images_per_minute=2)
+    async with FakeOpenAI(config, clock=clock) as server:
+        yield server, clock
+
+
+def limits_of(headers: Any) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items() if k.lower().startswith("x-ratelimit-")}
+
+
+async def test_image_limit_answers_429_like_openai(limited: tuple[FakeOpenAI, Clock]) -> None:
+    fake, clock = limited
+    async with make_client(fake) as sdk:
+        raw = await sdk.images.with_raw_response.generate(model=MODEL, prompt="x")
+        assert limits_of(raw.headers) == {
+            "x-ratelimit-limit-requests": "10",
+            "x-ratelimit-remaining-requests": "9",
+            "x-ratelimit-reset-requests": "6s",
+            "x-ratelimit-limit-images": "2",
+            "x-ratelimit-remaining-images": "1",
+            "x-ratelimit-reset-images": "30s",
+        }
+        await sdk.images.generate(model=MODEL, prompt="x")
+        clock.now += 3  # a tenth of an image comes back: not enough
+        with pytest.raises(openai.RateLimitError) as info:
+            await sdk.images.generate(model=MODEL, prompt="x")
+    error = info.value
+    assert isinstance(error.body, dict)
+    assert (error.body["type"], error.body["code"]) == ("images", "rate_limit_exceeded")
+    assert "images per min (IPM): Limit 2, Used 2, Requested 1" in error.body["message"]
+    headers = error.response.headers
+    assert (headers["retry-after"], headers["retry-after-ms"]) == ("27", "27000")
+    assert headers["x-ratelimit-remaining-images"] == "0"
+    assert headers["x-ratelimit-reset-images"] == "57s"
+    # The refused call still counted as a request, as it does at OpenAI.
+    assert headers["x-ratelimit-remaining-requests"] == "7"
+    assert (fake.served_images, fake.rate_limited) == (2, 1)
+
+
+async def test_bucket_refills_continuously(limited: tuple[FakeOpenAI, Clock]) -> None:
+    fake, clock = limited
+    async with make_client(fake) as sdk:
+        await sdk.images.generate(model=MODEL, prompt="x", n=2)
+        with pytest.raises(openai.RateLimitError):
+            await sdk.images.generate(model=MODEL, prompt="x")
+        clock.now += 30  # one image's worth
+        await sdk.images.generate(model=MODEL, prompt="x")
+        with pytest.raises(openai.RateLimitError) as info:
+            await sdk.images.generate(model=MODEL, prompt="x", n=2)
+        assert info.value.response.headers["retry-after"] == "60"
+        clock.now += 600  # never more than a minute's worth
+        raw = await sdk.images.with_raw_response.generate(model=MODEL, prompt="x", n=2)
+    assert raw.headers["x-ratelimit-remaining-images"] == "0"
+    assert raw.headers["x-ratelimit-remaining-requests"] == "9"
+    assert (fake.served_images, fake.rate_limited) == (5, 2)
+
+
+async def test_request_limit_counts_calls_not_images() -> None:
+    config = FakeOpenAIConfig(rate_limit_requests_per_minute=1)
+    async with FakeOpenAI(config) as fake, make_client(fake) as sdk:
+        raw = await sdk.images.with_raw_response.generate(model=MODEL, prompt="x", n=3)
+        assert limits_of(raw.headers) == {
+            "x-ratelimit-limit-requests": "1",
+            "x-ratelimit-remaining-requests": "0",
+            "x-ratelimit-reset-requests": raw.headers["x-ratelimit-reset-requests"],
+        }
+        with pytest.raises(openai.RateLimitError) as info:
+            await sdk.images.generate(model=MODEL, prompt="x")
+    assert isinstance(info.value.body, dict)
+    assert (info.value.body["type"], info.value.body["code"]) == ("requests", "rate_limit_exceeded")
+    assert "requests per min (RPM)" in info.value.body["message"]
+    assert int(info.value.response.headers["retry-after"]) in (59, 60)
+    assert (fake.served_images, fake.rate_limited) == (3, 1)
+
+
+async def test_every_image_answer_carries_the_limits(limited: tuple[FakeOpenAI, Clock]) -> None:
+    fake, _ = limited
+    async with make_client(fake) as sdk:
+        with pytest.raises(openai.BadRequestError) as info:
+            await sdk.images.generate(model=MODEL, prompt="x", size="10x10")
+        assert info.value.response.headers["x-ratelimit-remaining-images"] == "2"
+        image = ("image.png", png(photo()), "image/png")
+        stream = await sdk.images.with_raw_response.edit(
+            model=MODEL, prompt="x", image=image, stream=True, partial_images=1
+        )
+        assert stream.headers["x-ratelimit-remaining-images"] == "1"
+        events = [event async for event in stream.parse()]
+    assert type(events[-1]) is ImageEditCompletedEvent
+    assert (fake.served_images, fake.rate_limited) == (1, 0)
+
+
+async def test_no_limit_headers_when_the_limits_are_off(client: AsyncOpenAI) -> None:
+    raw = await client.images.with_raw_response.generate(model=MODEL, prompt="x")
+    assert limits_of(raw.headers) == {}
+
+
+async def test_stats_route_counts(limited: tuple[FakeOpenAI, Clock]) -> None:
+    fake, _ = limited
+    async with make_client(fake) as sdk:
+        await sdk.images.generate(model=MODEL, prompt="x", n=2)
+        with pytest.raises(openai.RateLimitError):
+            await sdk.images.generate(model=MODEL, prompt="x")
+    url = fake.base_url.removesuffix("/v1") + STATS_PATH
+    async with aiohttp.ClientSession() as http, http.get(url) as resp:
+        stats = await resp.json()
+    assert stats == {
+        "served_images": 2,
+        "rate_limited": 1,
+        "in_flight": 0,
+        "max_in_flight": 1,
+        "disconnects": 0,
+    }
+    assert stats == fake.stats()
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0.02, "20ms"), (1.2, "1.2s"), (6.0, "6s"), (60.0, "1m0s"), (90.5, "1m30.5s")],
+)
+def test_reset_durations_are_written_like_openai(seconds: float, text: str) -> None:
+    assert _duration(seconds) == text
+
+
+async def test_photographic_generations_are_as_large_as_real_ones() -> None:
+    async with FakeOpenAI(FakeOpenAIConfig(photographic=True)) as fake, make_client(fake) as sdk:
+        result = await sdk.images.generate(model=MODEL, prompt="grain", size="1024x1024")
+    assert result.data is not None and result.data[0].b64_json is not None
+    data = base64.b64decode(result.data[0].b64_json)
+    assert 1_000_000 < len(data) < 3_000_000
+    assert decode(result.data[0].b64_json).size == (1024, 1024)
+
+
 # --- command line --------------------------------------------------------------------------
 
 
@@ -492,3 +648,32 @@ def test_command_line_prints_base_url() -> None:
         finally:
             proc.terminate()
         assert proc.wait(timeout=10) == 0  # SIGTERM stops it cleanly
+
+
+def test_command_line_rate_limit() -> None:
+    cmd = [sys.executable, "-m", "visionstudio.testing.fake_openai", "--port", "0"]
+    cmd += ["--api-key", "sk-cli", "--images-per-minute", "1", "--photographic"]
+    with subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            base_url = proc.stdout.readline().strip()
+            request = urllib.request.Request(
+                f"{base_url}/images/generations",
+                data=json.dumps({"model": MODEL, "prompt": "x"}).encode(),
+                headers={"Authorization": "Bearer sk-cli", "Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                assert answer.headers["x-ratelimit-limit-images"] == "1"
+                assert len(base64.b64decode(json.load(answer)["data"][0]["b64_json"])) > 10**6
+            with pytest.raises(urllib.error.HTTPError) as info:
+                urllib.request.urlopen(request, timeout=30)
+            assert info.value.code == 429
+            stats_url = base_url.removesuffix("/v1") + STATS_PATH
+            with urllib.request.urlopen(stats_url, timeout=30) as answer:
+                stats = json.load(answer)
+            assert (stats["served_images"], stats["rate_limited"]) == (1, 1)
+        finally:
+            proc.terminate()
+        assert proc.wait(timeout=10) == 0

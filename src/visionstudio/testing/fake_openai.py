@@ -6,7 +6,8 @@ what the real API refuses (sizes per model, mask format and size, enum values, u
 so a request the real API would reject fails in our tests too. Images are real, deterministic
 Pillow renderings; edits return the input recolored so callers can prove they restore pixels.
 
-Run it by hand with ``python -m visionstudio.testing.fake_openai --port 8600``.
+Run it by hand with ``python -m visionstudio.testing.fake_openai --port 8600``; its counters
+(images served, calls refused by the optional rate limits) are at ``GET /_fake/stats``.
 """
 
 from __future__ import annotations
@@ -19,21 +20,25 @@ import functools
 import hashlib
 import io
 import json
+import math
 import random
 import re
 import secrets
 import signal
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
 from aiohttp import BodyPartReader, web
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageChops, ImageDraw, ImageOps
 
-__all__ = ["FakeOpenAI", "FakeOpenAIConfig", "RecordedRequest", "main"]
+__all__ = ["STATS_PATH", "FakeOpenAI", "FakeOpenAIConfig", "RecordedRequest", "main"]
+
+# GET: the fake's counters as JSON (see FakeOpenAI.stats); outside /v1, as no OpenAI route is.
+STATS_PATH = "/_fake/stats"
 
 # Models that take any WIDTHxHEIGHT within limits, and models limited to STANDARD_SIZES.
 FLEXIBLE_SIZE_MODELS = frozenset({
@@ -75,6 +80,9 @@ _PARAMS = {
 _OUTPUT_TOKENS = {"low": 272, "medium": 1056, "high": 4160, "xhigh": 8320, "max": 16640}
 _PARTIAL_IMAGE_TOKENS = 100
 _INPUT_IMAGE_TOKENS = 65
+_IMAGE_ROUTES = {"/v1/images/generations": "generations", "/v1/images/edits": "edits"}
+# Standard deviation of the grain that makes generations compress like photographs.
+_GRAIN_SIGMA = 12
 
 
 @dataclass
@@ -117,6 +125,17 @@ class FakeOpenAIConfig:
     # False: only the mask's transparent area is recolored (an "ideal" model).
     edit_changes_every_pixel: bool = True
     record_requests: bool = True  # benchmarks with big uploads can turn recording off
+    # The account's rate limits, as OpenAI enforces them: a token bucket per kind holding a
+    # minute's worth (a full minute's burst), refilled continuously. 0 turns a limit off.
+    # Every image call takes one request and `n` images; over either limit it is answered 429
+    # (type "requests" or "images", code "rate_limit_exceeded") with Retry-After. A call refused
+    # for images still used up its request, as a refused call counts against OpenAI's RPM.
+    # Every answer of an image route carries the x-ratelimit-* headers of each limit that is on.
+    rate_limit_requests_per_minute: int = 0
+    rate_limit_images_per_minute: int = 0
+    # True: generations get a fine grain, so a 1024x1024 PNG is about 1.5 MB as the real
+    # API's are (and the bytes to decode, store and stream are realistic), not about 50 KB.
+    photographic: bool = False
 
 
 class _Dropped(Exception):
@@ -132,10 +151,12 @@ class _ApiError(Exception):
         param: str | None = None,
         code: str | None = None,
         kind: str = "invalid_request_error",
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
+        self.headers = dict(headers or {})
 
 
 def _bad(message: str, param: str | None = None, code: str | None = "invalid_value") -> _ApiError:
@@ -201,6 +222,54 @@ class _Params:
         if value is not None and not isinstance(value, bool):
             raise self._type_error(name, "a boolean", value)
         return value
+
+
+def _duration(seconds: float) -> str:
+    """As OpenAI writes x-ratelimit-reset-*: "20ms", "1.2s", "6m0s"."""
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    if seconds < 60:
+        return f"{round(seconds, 3):g}s"
+    minutes, rest = divmod(seconds, 60)
+    return f"{int(minutes)}m{round(rest, 3):g}s"
+
+
+class _RateBucket:
+    """One per-minute limit: `limit` tokens, refilled at limit/60 per second."""
+
+    def __init__(self, limit: int, clock: Callable[[], float]) -> None:
+        self.limit = limit
+        self._clock = clock
+        self._tokens = float(limit)
+        self._updated = clock()
+
+    def _refill(self) -> float:
+        now = self._clock()
+        self._tokens = min(
+            float(self.limit), self._tokens + (now - self._updated) * self.limit / 60
+        )
+        self._updated = now
+        return self._tokens
+
+    def wait_s(self, amount: int) -> float:
+        """0 when `amount` tokens are there now, else the seconds until they are."""
+        missing = amount - self._refill()
+        return max(0.0, missing) * 60 / self.limit
+
+    def take(self, amount: int) -> None:
+        self._tokens = self._refill() - amount
+
+    def remaining(self) -> int:
+        return int(self._refill())
+
+    def headers(self, kind: str) -> dict[str, str]:
+        tokens = self._refill()
+        return {
+            f"x-ratelimit-limit-{kind}": str(self.limit),
+            f"x-ratelimit-remaining-{kind}": str(int(tokens)),
+            # Until the bucket is full again, as OpenAI's "time until the limit resets".
+            f"x-ratelimit-reset-{kind}": _duration((self.limit - tokens) * 60 / self.limit),
+        }
 
 
 @dataclass
@@ -407,8 +476,11 @@ def _closest_standard(width: int, height: int) -> tuple[int, int]:
     return min(STANDARD_SIZES, key=lambda s: abs((s[0] / s[1]) / ratio - 1))
 
 
-def _render_generation(prompt: str, index: int, size: tuple[int, int], alpha: bool) -> Image.Image:
-    """A gradient plus shapes seeded by the prompt and the index, so every image differs."""
+def _render_generation(
+    prompt: str, index: int, size: tuple[int, int], alpha: bool, grain: bool = False
+) -> Image.Image:
+    """A gradient plus shapes seeded by the prompt and the index, so every image differs;
+    `grain` adds noise so that it compresses like a photograph."""
     w, h = size
     rng = random.Random(hashlib.sha256(f"{index}\0{prompt}".encode()).digest())
 
@@ -423,6 +495,9 @@ def _render_generation(prompt: str, index: int, size: tuple[int, int], alpha: bo
         x, y = rng.randrange(w), rng.randrange(h)
         box = (x, y, x + rng.randint(w // 10, w // 3), y + rng.randint(h // 10, h // 3))
         (draw.ellipse if rng.random() < 0.5 else draw.rectangle)(box, fill=color())
+    if grain:
+        noise = Image.effect_noise(size, _GRAIN_SIGMA).convert("RGB")
+        img = ImageChops.add(img, noise, 1.0, -128)
     if alpha:  # an opaque subject on a genuinely transparent background
         mask = Image.new("L", size, 0)
         ImageDraw.Draw(mask).ellipse((w // 8, h // 8, w * 7 // 8, h * 7 // 8), fill=255)
@@ -432,11 +507,17 @@ def _render_generation(prompt: str, index: int, size: tuple[int, int], alpha: bo
 
 @functools.lru_cache(maxsize=16)
 def _encoded_generation(
-    prompt: str, index: int, size: tuple[int, int], alpha: bool, fmt: str, compression: int
+    prompt: str,
+    index: int,
+    size: tuple[int, int],
+    alpha: bool,
+    fmt: str,
+    compression: int,
+    grain: bool,
 ) -> bytes:
     """Generations are deterministic, so a repeated one (a load benchmark sends one prompt many
     times) reuses its bytes instead of taking CPU from the server measured on the same host."""
-    return _encode(_render_generation(prompt, index, size, alpha), fmt, compression)
+    return _encode(_render_generation(prompt, index, size, alpha, grain), fmt, compression)
 
 
 def _render_edit(
@@ -572,13 +653,20 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
 class FakeOpenAI:
     """The server. ``await start()`` / ``await stop()``, or ``async with FakeOpenAI() as fake``."""
 
-    def __init__(self, config: FakeOpenAIConfig | None = None) -> None:
+    def __init__(
+        self, config: FakeOpenAIConfig | None = None, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.config = config or FakeOpenAIConfig()
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
         self.max_in_flight = 0
         # Requests whose client hung up before the answer was complete.
         self.disconnects = 0
+        # Images answered (each final image, streamed or not), and calls refused by the limits.
+        self.served_images = 0
+        self.rate_limited = 0
+        self._clock = clock  # for the rate limits; tests may pass a fake one
+        self._buckets: dict[str, _RateBucket] = {}
         self._runner: web.AppRunner | None = None
         self._host = ""
         self._port = 0
@@ -587,8 +675,9 @@ class FakeOpenAI:
         if self._runner is not None:
             raise RuntimeError("FakeOpenAI is already started")
         app = web.Application(client_max_size=_MAX_JSON_BYTES)
+        app.router.add_get(STATS_PATH, self._stats)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        app.on_response_prepare.append(_add_request_id)
+        app.on_response_prepare.append(self._on_prepare)
         # A short shutdown timeout: stopping must not wait for idle keep-alive connections.
         # handler_cancellation: a client hanging up cancels its handler, as a real server would.
         runner = web.AppRunner(
@@ -629,13 +718,83 @@ class FakeOpenAI:
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self._port}/v1"
 
+    def stats(self) -> dict[str, int]:
+        """The counters, also served as JSON at STATS_PATH (for a fake in another process)."""
+        return {
+            "served_images": self.served_images,
+            "rate_limited": self.rate_limited,
+            "in_flight": self.in_flight,
+            "max_in_flight": self.max_in_flight,
+            "disconnects": self.disconnects,
+        }
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        return web.json_response(self.stats())
+
+    def _bucket(self, kind: str) -> _RateBucket | None:
+        """The bucket of a limit that is on; a limit changed while running starts afresh."""
+        limit = (
+            self.config.rate_limit_requests_per_minute
+            if kind == "requests"
+            else self.config.rate_limit_images_per_minute
+        )
+        bucket = self._buckets.get(kind)
+        if limit <= 0:
+            self._buckets.pop(kind, None)
+            return None
+        if bucket is None or bucket.limit != limit:
+            bucket = self._buckets[kind] = _RateBucket(limit, self._clock)
+        return bucket
+
+    def _ratelimit_headers(self) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        for kind in ("requests", "images"):
+            if (bucket := self._bucket(kind)) is not None:
+                headers |= bucket.headers(kind)
+        return headers
+
+    def _admit(self, job: _Job) -> None:
+        """Takes one request and `n` images from the limits that are on, or raises 429."""
+        requests, images = self._bucket("requests"), self._bucket("images")
+        if requests is not None and (wait := requests.wait_s(1)) > 0:
+            self._refuse(job, "requests", "requests per min (RPM)", requests, 1, wait)
+        if requests is not None:
+            requests.take(1)
+        if images is not None and (wait := images.wait_s(job.n)) > 0:
+            self._refuse(job, "images", "images per min (IPM)", images, job.n, wait)
+        if images is not None:
+            images.take(job.n)
+
+    def _refuse(
+        self, job: _Job, kind: str, unit: str, bucket: _RateBucket, amount: int, wait_s: float
+    ) -> None:
+        self.rate_limited += 1
+        msg = (
+            f"Rate limit reached for {job.model} in organization org-fake on {unit}: "
+            f"Limit {bucket.limit}, Used {bucket.limit - bucket.remaining()}, "
+            f"Requested {amount}. Please try again in {_duration(wait_s)}. "
+            "Visit https://platform.openai.com/account/rate-limits to learn more."
+        )
+        # Whole seconds in the standard header; the SDK prefers the exact retry-after-ms.
+        headers = {
+            "Retry-After": str(math.ceil(wait_s)),
+            "retry-after-ms": str(math.ceil(wait_s * 1000)),
+        }
+        raise _ApiError(429, msg, code="rate_limit_exceeded", kind=kind, headers=headers)
+
+    async def _on_prepare(self, request: web.Request, response: web.StreamResponse) -> None:
+        # The SDK surfaces this header as `request_id` on results and errors.
+        response.headers.setdefault("x-request-id", f"req_{secrets.token_hex(16)}")
+        if request.path in _IMAGE_ROUTES:
+            response.headers.update(self._ratelimit_headers())
+
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
             return await self._dispatch(request)
         except _ApiError as err:
-            return web.json_response(err.body, status=err.status)
+            return web.json_response(err.body, status=err.status, headers=err.headers)
         except _Dropped:
             if request.transport is not None:
                 request.transport.abort()
@@ -665,8 +824,7 @@ class FakeOpenAI:
             raise _ApiError(401, msg, code="invalid_api_key")
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
-        routes = {"/v1/images/generations": "generations", "/v1/images/edits": "edits"}
-        endpoint = routes.get(request.path) if request.method == "POST" else None
+        endpoint = _IMAGE_ROUTES.get(request.path) if request.method == "POST" else None
         record = RecordedRequest(endpoint or request.path, {}, {}, dict(request.headers))
         if self.config.record_requests:
             self.requests.append(record)
@@ -699,6 +857,7 @@ class FakeOpenAI:
             raise body_error
 
         job = _parse_job(endpoint, _Params(raw, form=endpoint == "edits"))
+        self._admit(job)
         source: Image.Image | None = None
         mask: Image.Image | None = None
         if endpoint == "edits":
@@ -707,17 +866,20 @@ class FakeOpenAI:
         else:
             size = job.size or (1024, 1024)
         every_pixel = self.config.edit_changes_every_pixel
+        grain = self.config.photographic
         transparent = job.background == "transparent"
 
         def render(index: int) -> Image.Image:
             if source is None:
-                return _render_generation(job.prompt, index, size, transparent)
+                return _render_generation(job.prompt, index, size, transparent, grain)
             return _render_edit(source, mask, index, size, transparent, every_pixel)
 
         def render_encoded(index: int) -> bytes:
             if source is None:
                 fmt, compression = job.output_format, job.compression
-                return _encoded_generation(job.prompt, index, size, transparent, fmt, compression)
+                return _encoded_generation(
+                    job.prompt, index, size, transparent, fmt, compression, grain
+                )
             return _encode(render(index), job.output_format, job.compression)
 
         latency = self._latency()
@@ -740,6 +902,7 @@ class FakeOpenAI:
         }
         if job.safety_identifier:
             body["safety_identifier"] = job.safety_identifier
+        self.served_images += job.n
         return web.json_response(body)
 
     async def _stream(
@@ -784,13 +947,9 @@ class FakeOpenAI:
             if job.safety_identifier:
                 completed["safety_identifier"] = job.safety_identifier
             await response.write(_sse(f"{prefix}.completed", completed))
+            self.served_images += 1
             await response.write_eof()
         return response
-
-
-async def _add_request_id(request: web.Request, response: web.StreamResponse) -> None:
-    # The SDK surfaces this header as `request_id` on results and errors.
-    response.headers.setdefault("x-request-id", f"req_{secrets.token_hex(16)}")
 
 
 async def _serve(host: str, port: int, config: FakeOpenAIConfig) -> None:
@@ -821,9 +980,35 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8600)
     parser.add_argument("--api-key", default="sk-test", help="the Bearer key to accept")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per image call")
+    parser.add_argument(
+        "--requests-per-minute",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the account's request limit, answered with 429 above it (default 0: off)",
+    )
+    parser.add_argument(
+        "--images-per-minute",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the account's image limit, answered with 429 above it (default 0: off)",
+    )
+    parser.add_argument(
+        "--photographic",
+        action="store_true",
+        help="grainy generations that are as large as real ones (~1.5 MB per 1024x1024 PNG)",
+    )
     args = parser.parse_args(argv)
-    # Records of a separate process can never be read, so keeping them would only grow memory.
-    config = FakeOpenAIConfig(api_key=args.api_key, latency_s=args.latency, record_requests=False)
+    config = FakeOpenAIConfig(
+        api_key=args.api_key,
+        latency_s=args.latency,
+        # Records of a separate process can never be read, so keeping them would only grow memory.
+        record_requests=False,
+        rate_limit_requests_per_minute=args.requests_per_minute,
+        rate_limit_images_per_minute=args.images_per_minute,
+        photographic=args.photographic,
+    )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(args.host, args.port, config))
 
