@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
+import aiohttp
 import grpc
 import pytest
 
@@ -79,3 +80,12 @@ def test_logs_are_one_json_object_per_line_with_ids(capsys: pytest.CaptureFixtur
     record = json.loads(line)
     assert record["message"] == "image stored" and record["index"] == 3
     assert (record["request_id"], record["job_id"], record["level"]) == ("req-1", "job-1", "INFO")
+
+
+async def test_http_requests_carry_request_ids_too(harness: Harness) -> None:
+    url = f"http://127.0.0.1:{harness.service.http_port}/healthz"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(url, headers={"X-Request-Id": "web-7"}) as resp:
+            assert resp.headers["x-request-id"] == "web-7"
+        async with http.get(url) as resp:
+            assert len(resp.headers["x-request-id"]) == 32

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from visionstudio.server import json_api
+from visionstudio.server import json_api, logs
 from visionstudio.server.auth import API_KEY_HEADER, ApiKeys
 from visionstudio.server.errors import Internal, NotFound, ServiceError, Unauthenticated
 from visionstudio.server.http_api import Handler, JsonApi, error_response
@@ -21,6 +21,20 @@ from visionstudio.server.urls import IMAGE_ROUTE, UrlSigner
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^([A-Za-z0-9_-]{22})\.(png|jpeg|webp)$")
+
+
+@web.middleware
+async def _request_ids(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The caller's X-Request-Id (or a new one) goes into every log line of the request."""
+    logs.request_id.set(logs.accept_request_id(request.headers.get(logs.REQUEST_ID_HEADER)))
+    return await handler(request)
+
+
+async def _echo_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    # Runs as headers go out, also for event streams prepared inside the handler.
+    rid = logs.request_id.get()
+    if rid is not None:
+        response.headers[logs.REQUEST_ID_HEADER] = rid
 
 
 @web.middleware
@@ -63,7 +77,8 @@ class HttpApp:
         )
 
     def build(self) -> web.Application:
-        app = web.Application(middlewares=[_errors], client_max_size=self._max_body)
+        app = web.Application(middlewares=[_request_ids, _errors], client_max_size=self._max_body)
+        app.on_response_prepare.append(_echo_request_id)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics_page)
