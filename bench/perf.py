@@ -13,12 +13,15 @@ Sections (--sections, comma-separated; the default runs latency,n4,saturation,rs
   n4          time to the first and the last of 4 images, in multiples of one image's latency
   saturation  images/s and server CPU seconds per image when the server is the bottleneck
   rss         server memory with 100, 1,000 and 5,000 streams waiting on a slow upstream
+              (opened as fast as the server accepts them, hung up on after the reading)
   ratelimit   an upstream limited to N images/min offered 3x that by three API keys:
               utilisation, upstream 429s, 429s reaching callers, fairness between the keys
-  profile     where the server's CPU goes at saturation (cProfile, or py-spy if installed)
+  profile     where the server's time goes at saturation: cProfile (the event-loop thread),
+              or --profiler py-spy (every thread; `pip install py-spy` first)
 latency and saturation run once per event loop in --loops (uvloop and asyncio by default).
 
-Usage: python -m bench.perf [--sections latency,n4] [--latency 2] [--repetitions 3] [--json]
+Usage: python -m bench.perf [--sections latency,n4] [--latency 5] [--repetitions 3] [--json]
+A full default run takes about 10 minutes on the 2-core development machine.
 """
 
 from __future__ import annotations
@@ -342,14 +345,20 @@ class CpuMeter:
 
 
 async def _staggered(
-    call: Callable[[], Awaitable[float]], streams: int, rounds: int, spread_s: float
+    call: Callable[[], Awaitable[float]],
+    streams: int,
+    rounds: int,
+    spread_s: float,
+    offset: float = 0.0,
 ) -> Phase:
     """`streams` callers, each making `rounds` calls back to back, their first calls spread
-    evenly over `spread_s` so that calls arrive at a steady rate instead of in bursts."""
+    evenly over `spread_s` so that calls arrive at a steady rate instead of in bursts.
+    `offset` (a fraction of one caller's slot) keeps groups of callers running side by side
+    from starting, and so being answered, at the same instants."""
     phase = Phase()
 
     async def caller(index: int) -> None:
-        await asyncio.sleep(spread_s * index / streams)
+        await asyncio.sleep(spread_s * (index + offset) / streams)
         for _ in range(rounds):
             try:
                 phase.seconds.append(await call())
@@ -438,9 +447,15 @@ async def _latency_section(report: Report, stack: Stack, loop: str) -> None:
         for _ in range(config.repetitions):
             with HealthProbe(stack.grpc_port) as probe:
                 await asyncio.sleep(1.0)  # the probe's idle baseline
+                # Interleaved: the upstream answers calls in the order they came, and calls
+                # started together would be answered (and handled) one after the other.
+                groups = len(variants)
                 baseline, *measured = await asyncio.gather(
-                    _staggered(direct.call, config.streams, config.rounds, spread),
-                    *(_staggered(call, share, config.rounds, spread) for call in variants.values()),
+                    _staggered(direct.call, config.streams, config.rounds, spread, 0.5),
+                    *(
+                        _staggered(call, share, config.rounds, spread, g / groups)
+                        for g, call in enumerate(variants.values())
+                    ),
                 )
             lag.append(_lag(probe.samples, baseline.started, baseline.ended))
             phases += [baseline, *measured]
@@ -873,7 +888,13 @@ async def _ratelimit_section(report: Report) -> None:
     upstream = Upstream(config.latency_s, photographic=config.photographic, images_per_minute=limit)
     runs: list[RateRun] = []
     for _ in range(config.repetitions):
-        with processes(upstream, ServerOptions(keys=tuple(RATE_KEYS))) as stack:
+        # The server is told the upstream's limit (its provider budget) and queues the rest.
+        options = ServerOptions(
+            keys=tuple(RATE_KEYS),
+            capacity=1000,
+            env={"VISIONSTUDIO_PROVIDER_IMAGES_PER_MINUTE": str(limit)},
+        )
+        with processes(upstream, options) as stack:
             runs.append(await _rate_run(stack, config, window_start))
     utilisation, fairness = [], []
     for run in runs:
@@ -885,6 +906,7 @@ async def _ratelimit_section(report: Report) -> None:
         "image": config.image(),
         "upstream_latency_s": config.latency_s,
         "upstream_images_per_minute": limit,
+        "server_budget_images_per_minute": limit,
         "offered_images_per_minute": 3 * limit,
         "offered_share_per_key": RATE_KEYS,
         "seconds": config.rate_s,
