@@ -63,9 +63,10 @@ class RunningService:
         await self.provider_health.stop()
         await self.retention.stop()
         await self.grpc_server.stop(grace_s)
-        # Jobs whose callers left run on in the background: they get what is left of the grace.
-        await self.studio.drain(max(0.0, deadline - time.monotonic()))
         await self.http_runner.cleanup()
+        # Jobs whose callers left run on in the background: they get what is left of the
+        # grace, and their final records are written before the stores close.
+        await self.studio.drain(max(0.0, deadline - time.monotonic()))
         await self.provider.close()
         await self.fetcher.close()
         await self.budget.close()

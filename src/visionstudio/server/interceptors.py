@@ -13,6 +13,7 @@ from typing import Any
 
 import grpc
 from google.protobuf.message import DecodeError
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from visionstudio.server import logs, tracing
@@ -129,7 +130,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         logs.request_id.set(rid)
         code = grpc.StatusCode.OK
         message: str | None = None
-        with tracer.start_as_current_span(
+        span = tracer.start_span(
             f"{service}/{method}",
             # A caller's W3C traceparent makes this call part of its trace.
             context=tracing.extract(context.invocation_metadata()),
@@ -140,32 +141,34 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
                 "rpc.method": method,
                 "visionstudio.request_id": rid,
             },
-            # The status comes from the gRPC code below, not from the AbortError carrying it.
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
-            try:
-                await context.send_initial_metadata(((logs.REQUEST_ID_HEADER, rid),))
-                current_caller.set(self._keys.authenticate(_metadata(context, API_KEY_HEADER)))
-                yield
-            except ServiceError as error:
-                code, message = error.code, error.message
-                span.set_attribute("error.type", error.reason)
-                await context.abort_with_status(to_grpc_status(error))
-            except asyncio.CancelledError:
-                code = grpc.StatusCode.CANCELLED
-                raise
-            except Exception as exc:
-                code = grpc.StatusCode.INTERNAL
-                span.record_exception(exc)
-                log.exception("unhandled error in %s", method)
-                await context.abort_with_status(to_grpc_status(Internal("internal error")))
-            finally:
-                seconds = time.monotonic() - started
-                tracing.grpc_status(span, code, message)
-                self._metrics.calls.labels("grpc", method, code.name).inc()
-                self._metrics.call_seconds.labels("grpc", method).observe(seconds)
-                log.info(
-                    "call finished",
-                    extra={"method": method, "code": code.name, "ms": round(seconds * 1000)},
-                )
+        )
+        # Made current for the rest of this call's task and never detached: a cancelled stream
+        # is finalised from another context, where detaching fails; the task's context ends
+        # with the call anyway.
+        otel_context.attach(trace.set_span_in_context(span))
+        try:
+            await context.send_initial_metadata(((logs.REQUEST_ID_HEADER, rid),))
+            current_caller.set(self._keys.authenticate(_metadata(context, API_KEY_HEADER)))
+            yield
+        except ServiceError as error:
+            code, message = error.code, error.message
+            span.set_attribute("error.type", error.reason)
+            await context.abort_with_status(to_grpc_status(error))
+        except asyncio.CancelledError:
+            code = grpc.StatusCode.CANCELLED
+            raise
+        except Exception as exc:
+            code = grpc.StatusCode.INTERNAL
+            span.record_exception(exc)
+            log.exception("unhandled error in %s", method)
+            await context.abort_with_status(to_grpc_status(Internal("internal error")))
+        finally:
+            seconds = time.monotonic() - started
+            tracing.grpc_status(span, code, message)
+            span.end()
+            self._metrics.calls.labels("grpc", method, code.name).inc()
+            self._metrics.call_seconds.labels("grpc", method).observe(seconds)
+            log.info(
+                "call finished",
+                extra={"method": method, "code": code.name, "ms": round(seconds * 1000)},
+            )

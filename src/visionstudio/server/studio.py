@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 from opentelemetry import trace
 
@@ -69,6 +70,8 @@ class ImageStudio:
         self._idempotency_window_s = idempotency_window_s
         # Jobs running in this process, whether or not their caller is still there.
         self._live: set[asyncio.Task[None]] = set()
+        # Job-record writes that must outlive a cancellation (and the shutdown waits for).
+        self._writes: set[asyncio.Future[None]] = set()
         metrics.in_flight.set_function(lambda: admission.in_flight)
         metrics.queued.set_function(lambda: admission.queued)
 
@@ -129,7 +132,7 @@ class ImageStudio:
             text = error.message if isinstance(error, ServiceError) else "preparation failed"
             # Nothing was made: a repeat of this request must be judged (and refused) afresh.
             finishing = self._jobs.finish_job(job.id, "failed", Usage(), text, release_key=True)
-            await asyncio.shield(finishing)
+            await self._record(finishing)
             if error is exc:
                 raise
             raise error from None
@@ -169,12 +172,21 @@ class ImageStudio:
                 task.cancel()
 
     async def drain(self, grace_s: float) -> None:
-        """At shutdown: lets running jobs finish within `grace_s`, then cancels the rest."""
+        """At shutdown: lets running jobs finish within `grace_s`, then cancels the rest, and
+        waits for their final records to be written (before the store closes)."""
         if self._live:
             _, pending = await asyncio.wait(set(self._live), timeout=grace_s)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.gather(*self._writes, return_exceptions=True)
+
+    async def _record(self, write: Coroutine[Any, Any, None]) -> None:
+        """Runs a job-record write to the end even if the caller is cancelled meanwhile."""
+        future = asyncio.ensure_future(write)
+        self._writes.add(future)
+        future.add_done_callback(self._writes.discard)
+        await asyncio.shield(future)
 
     async def _execute(
         self,
@@ -251,7 +263,7 @@ class ImageStudio:
                 )
                 if error_text is not None:
                     span.set_status(trace.StatusCode.ERROR, error_text)
-                await asyncio.shield(self._jobs.finish_job(job_id, status, usage, error_text))
+                await self._record(self._jobs.finish_job(job_id, status, usage, error_text))
                 self._count_usage(job.caller, usage)
                 log.info(
                     "job finished",
