@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from visionstudio.server.errors import ResourceExhausted
+from visionstudio.server.token_bucket import TokenBucket
 
 KINDS = ("images", "requests")
 
@@ -35,31 +36,13 @@ class TokenSource(Protocol):
     async def close(self) -> None: ...
 
 
-class _Bucket:
-    """Continuously refilling, like the provider's per-minute limits."""
-
-    def __init__(self, per_minute: int) -> None:
-        self.rate = per_minute / 60.0
-        self.capacity = float(per_minute)
-        self.tokens = float(per_minute)
-        self.updated = time.monotonic()
-
-    def refill(self, now: float) -> None:
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-
-    def wait_for(self, amount: float) -> float:
-        return max(0.0, (amount - self.tokens) / self.rate)
-
-
 class LocalTokens:
     def __init__(self, per_minute: Mapping[str, int]) -> None:
-        self._buckets = {kind: _Bucket(limit) for kind, limit in per_minute.items() if limit > 0}
+        self._buckets = {
+            kind: TokenBucket(limit) for kind, limit in per_minute.items() if limit > 0
+        }
 
     def wait_for(self, amount: float) -> float:
-        now = time.monotonic()
-        for bucket in self._buckets.values():
-            bucket.refill(now)
         return max((b.wait_for(amount) for b in self._buckets.values()), default=0.0)
 
     async def take(self) -> float:
@@ -72,7 +55,7 @@ class LocalTokens:
     async def clamp(self, kind: str, remaining: float) -> None:
         if kind in self._buckets:
             bucket = self._buckets[kind]
-            bucket.refill(time.monotonic())
+            bucket.refill()
             bucket.tokens = min(bucket.tokens, remaining)
 
     async def close(self) -> None:

@@ -8,13 +8,13 @@ so memory never grows with the offered load. Admitted images then wait for a slo
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from visionstudio.server.errors import ResourceExhausted
+from visionstudio.server.token_bucket import TokenBucket
 
 
 @dataclass(frozen=True)
@@ -27,26 +27,6 @@ class Limits:
     per_key_images_per_minute: int
 
 
-class _TokenBucket:
-    def __init__(self, per_minute: int) -> None:
-        self._rate = per_minute / 60.0
-        self._capacity = float(per_minute)
-        self._tokens = float(per_minute)
-        self._updated = time.monotonic()
-
-    def take(self, amount: int) -> float:
-        """Takes `amount` tokens and returns 0, or returns the seconds until they exist."""
-        now = time.monotonic()
-        self._tokens = min(self._capacity, self._tokens + (now - self._updated) * self._rate)
-        self._updated = now
-        if amount > self._capacity:
-            return float("inf")
-        if self._tokens >= amount:
-            self._tokens -= amount
-            return 0.0
-        return (amount - self._tokens) / self._rate
-
-
 class Admission:
     def __init__(self, limits: Limits) -> None:
         self._limits = limits
@@ -54,7 +34,7 @@ class Admission:
         self._per_key: dict[str, asyncio.Semaphore] = {}
         self._outstanding = 0
         self._outstanding_by_key: dict[str, int] = defaultdict(int)
-        self._buckets: dict[str, _TokenBucket] = {}
+        self._buckets: dict[str, TokenBucket] = {}
         self.in_flight = 0
 
     @property
@@ -76,9 +56,7 @@ class Admission:
                 reason="KEY_CONCURRENCY_LIMIT",
             )
         if limits.per_key_images_per_minute:
-            bucket = self._buckets.setdefault(
-                caller, _TokenBucket(limits.per_key_images_per_minute)
-            )
+            bucket = self._buckets.setdefault(caller, TokenBucket(limits.per_key_images_per_minute))
             wait = bucket.take(images)
             if wait:
                 raise ResourceExhausted(
