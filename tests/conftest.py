@@ -43,6 +43,20 @@ class Harness:
     metrics: Metrics
 
 
+async def start_service(settings: Settings, keys: list[str]) -> tuple[RunningService, Metrics]:
+    """The service assembled as `visionstudio-server` does, the provider from the environment."""
+    metrics = Metrics()
+    budget = provider_budget(settings)
+    provider = OpenAIProvider.from_environment(
+        settings.model,
+        timeout_s=30,
+        retry=retry_policy(settings),
+        metrics=metrics,
+        budget=budget,
+    )
+    return await start(settings, provider, ApiKeys(keys), metrics, budget), metrics
+
+
 @pytest.fixture
 async def harness(
     upstream: FakeOpenAI,
@@ -65,16 +79,7 @@ async def harness(
         upstream_backoff_max_s=0.05,
         **getattr(request, "param", {}),
     )
-    metrics = Metrics()
-    budget = provider_budget(settings)
-    provider = OpenAIProvider.from_environment(
-        settings.model,
-        timeout_s=30,
-        retry=retry_policy(settings),
-        metrics=metrics,
-        budget=budget,
-    )
-    service = await start(settings, provider, ApiKeys([API_KEY, "test-key-2"]), metrics, budget)
+    service, metrics = await start_service(settings, [API_KEY, "test-key-2"])
     channel = grpc.aio.insecure_channel(
         f"127.0.0.1:{service.grpc_port}",
         options=[

@@ -12,14 +12,11 @@ import aiohttp
 import grpc
 import pytest
 
-from tests.conftest import API_KEY, AUTH, UPSTREAM_KEY, collect, images_of
+from tests.conftest import API_KEY, AUTH, UPSTREAM_KEY, collect, images_of, start_service
 from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
-from visionstudio.server.app import RunningService, start
-from visionstudio.server.auth import ApiKeys
-from visionstudio.server.metrics import Metrics
-from visionstudio.server.provider.openai_provider import OpenAIProvider
-from visionstudio.server.settings import Settings, provider_budget, retry_policy
+from visionstudio.server.app import RunningService
+from visionstudio.server.settings import Settings
 from visionstudio.testing.fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
@@ -56,16 +53,7 @@ async def tls_service(
         tls_cert_file=cert,
         tls_key_file=key,
     )
-    metrics = Metrics()
-    budget = provider_budget(settings)
-    provider = OpenAIProvider.from_environment(
-        settings.model,
-        timeout_s=30,
-        retry=retry_policy(settings),
-        metrics=metrics,
-        budget=budget,
-    )
-    service = await start(settings, provider, ApiKeys([API_KEY]), metrics, budget)
+    service, _ = await start_service(settings, [API_KEY])
     try:
         yield service, cert.read_bytes()
     finally:
