@@ -3,8 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PROTO_SRC := protos/visionstudio/image/v1/image_service.proto
-GEN_DIR := src/visionstudio/image/v1
 DATA_DIR ?= .data
 
 .PHONY: install proto proto-check lint typecheck test run fake-openai bench clean
@@ -26,8 +24,8 @@ proto-check: $(STAMP)
 	$(BIN)/python tools/genproto.py --check
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench tools
-	$(BIN)/ruff format --check src tests bench tools
+	$(BIN)/ruff check server client/visionstudio tests bench tools
+	$(BIN)/ruff format --check server client/visionstudio tests bench tools
 	$(BIN)/mypy
 
 # The Python checks and suite first, then the contract gate, the reference and the Node client.
@@ -42,7 +40,7 @@ run: $(STAMP)
 
 # A local OpenAI-compatible Images API (no real images, no cost) for trying the service.
 fake-openai: $(STAMP)
-	$(BIN)/python -m visionstudio.testing.fake_openai --port 8600
+	$(BIN)/python -m tests.fake_openai --port 8600
 
 # About 15 minutes on the 2-core machine; `python -m bench.perf --help` picks sections.
 bench: $(STAMP)

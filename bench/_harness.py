@@ -24,7 +24,7 @@ from typing import Self
 import grpc
 from grpc_health.v1 import health_pb2
 
-from visionstudio.testing.fake_openai import STATS_PATH
+from tests.fake_openai import STATS_PATH
 
 MODEL = "gpt-image-2.5-flare"
 UPSTREAM_KEY = "sk-bench"
@@ -70,7 +70,7 @@ def proc_status_kib(pid: int, key: str) -> int:
 
 @dataclass(frozen=True)
 class Upstream:
-    """How the loopback upstream behaves (see `python -m visionstudio.testing.fake_openai -h`)."""
+    """How the loopback upstream behaves (see `python -m tests.fake_openai -h`)."""
 
     latency_s: float
     photographic: bool = False
@@ -135,7 +135,7 @@ def processes(
         env["VISIONSTUDIO_EVENT_LOOP"] = options.event_loop
     env |= options.env
     fake_cmd = [
-        *(sys.executable, "-m", "visionstudio.testing.fake_openai"),
+        *(sys.executable, "-m", "tests.fake_openai"),
         *("--port", str(upstream_port), "--latency", str(upstream.latency_s)),
         *("--api-key", UPSTREAM_KEY),
         *("--images-per-minute", str(upstream.images_per_minute)),

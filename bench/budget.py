@@ -20,9 +20,9 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 
 import grpc
+from visionstudio.client import AsyncImageClient
 
 from bench._harness import ServerOptions, Upstream, processes
-from visionstudio.client import AsyncImageClient
 
 
 async def _worker(

@@ -16,9 +16,9 @@ import time
 
 import grpc
 from openai import AsyncOpenAI
+from visionstudio.client import AsyncImageClient
 
 from bench._harness import CLIENT_KEY, MODEL, UPSTREAM_KEY, Upstream, pct, processes
-from visionstudio.client import AsyncImageClient
 
 
 async def _direct(base_url: str, runs: int) -> list[float]:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
+from visionstudio.client import AsyncImageClient
 
 from bench._harness import (
     CLIENT_KEY,
@@ -40,7 +41,6 @@ from bench._harness import (
     proc_status_kib,
     processes,
 )
-from visionstudio.client import AsyncImageClient
 
 STREAMS_PER_CHANNEL = 100  # like a client pool: one HTTP/2 connection per 100 streams
 CALL_TIMEOUT_S = 120.0

@@ -49,6 +49,8 @@ import grpc
 import httpx2
 import openai
 from google.rpc import error_details_pb2, status_pb2
+from visionstudio.image.v1 import image_service_pb2 as pb
+from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
 
 from bench._harness import (
     CLIENT_KEY,
@@ -64,8 +66,6 @@ from bench._harness import (
     proc_status_kib,
     processes,
 )
-from visionstudio.image.v1 import image_service_pb2 as pb
-from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
 
 CORES = os.cpu_count() or 0
 PROMPT = "a lighthouse at dawn"  # one prompt: the upstream renders it once and reuses the bytes

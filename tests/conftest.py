@@ -12,16 +12,16 @@ import grpc
 import pytest
 from aiohttp import web
 from PIL import Image
-
 from visionstudio.client.client import MAX_MESSAGE_BYTES
 from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
-from visionstudio.server.app import RunningService, start
-from visionstudio.server.auth import ApiKeys
-from visionstudio.server.metrics import Metrics
+from visionstudio.server.api.auth import ApiKeys
+from visionstudio.server.assembly import RunningService, start
+from visionstudio.server.observability.metrics import Metrics
 from visionstudio.server.provider.openai_provider import OpenAIProvider
 from visionstudio.server.settings import Settings, provider_budget, retry_policy
-from visionstudio.testing.fake_openai import FakeOpenAI, FakeOpenAIConfig
+
+from tests.fake_openai import FakeOpenAI, FakeOpenAIConfig
 
 API_KEY = "test-key-1"
 UPSTREAM_KEY = "sk-upstream-test"

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from visionstudio.image.v1 import image_service_pb2 as pb
 
 from tests.conftest import UPSTREAM_KEY, eventually
-from visionstudio.image.v1 import image_service_pb2 as pb
 
 KEY = "process-key"
 

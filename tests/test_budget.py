@@ -7,12 +7,12 @@ import time
 
 import grpc
 import pytest
+from visionstudio.image.v1 import image_service_pb2 as pb
+from visionstudio.server.errors import ResourceExhausted
+from visionstudio.server.provider.budget import ProviderBudget
 
 from tests.conftest import AUTH, Harness, collect, rich_error
-from visionstudio.image.v1 import image_service_pb2 as pb
-from visionstudio.server.budget import ProviderBudget
-from visionstudio.server.errors import ResourceExhausted
-from visionstudio.testing.fake_openai import Failure, FakeOpenAI
+from tests.fake_openai import Failure, FakeOpenAI
 
 
 async def test_an_unlimited_budget_never_waits() -> None:

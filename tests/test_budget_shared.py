@@ -8,18 +8,18 @@ from pathlib import Path
 
 import pytest
 from openai import AsyncOpenAI
-
-from tests.store_services import PostgresServer, postgres_server  # noqa: F401
-from visionstudio.server.app import start
-from visionstudio.server.auth import ApiKeys
-from visionstudio.server.budget import ProviderBudget
+from visionstudio.server.api.auth import ApiKeys
+from visionstudio.server.assembly import start
 from visionstudio.server.errors import ResourceExhausted
-from visionstudio.server.metrics import Metrics
+from visionstudio.server.observability.metrics import Metrics
+from visionstudio.server.provider.budget import ProviderBudget
 from visionstudio.server.provider.openai_provider import OpenAIProvider
 from visionstudio.server.settings import Settings, provider_budget, retry_policy
 from visionstudio.server.store import PostgresJobStore
 from visionstudio.server.store.budget_tokens import PostgresTokens
-from visionstudio.testing.fake_openai import FakeOpenAI
+
+from tests.fake_openai import FakeOpenAI
+from tests.store_services import PostgresServer, postgres_server  # noqa: F401
 
 
 async def test_two_replicas_together_spend_the_accounts_budget_once(

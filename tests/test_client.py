@@ -13,7 +13,6 @@ from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from PIL import Image
-
 from visionstudio.client import AsyncImageClient, ImageClient, describe_error
 from visionstudio.client.cli import main
 from visionstudio.image.v1 import image_service_pb2 as pb

@@ -7,10 +7,10 @@ import io
 import grpc
 import pytest
 from PIL import Image
+from visionstudio.image.v1 import image_service_pb2 as pb
 
 from tests.conftest import AUTH, Harness, ImageHost, collect, decode, images_of, png, rich_error
-from visionstudio.image.v1 import image_service_pb2 as pb
-from visionstudio.testing.fake_openai import FakeOpenAI
+from tests.fake_openai import FakeOpenAI
 
 
 async def test_edit_from_bytes_keeps_the_input_ratio_by_default(

@@ -29,7 +29,7 @@ from openai.types import (
 from PIL import Image, ImageChops, ImageDraw
 
 from tests.conftest import eventually
-from visionstudio.testing.fake_openai import (
+from tests.fake_openai import (
     STATS_PATH,
     Failure,
     FakeOpenAI,
@@ -636,7 +636,7 @@ async def test_photographic_generations_are_as_large_as_real_ones() -> None:
 
 
 def test_command_line_prints_base_url() -> None:
-    cmd = [sys.executable, "-m", "visionstudio.testing.fake_openai", "--port", "0"]
+    cmd = [sys.executable, "-m", "tests.fake_openai", "--port", "0"]
     with subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     ) as proc:
@@ -651,7 +651,7 @@ def test_command_line_prints_base_url() -> None:
 
 
 def test_command_line_rate_limit() -> None:
-    cmd = [sys.executable, "-m", "visionstudio.testing.fake_openai", "--port", "0"]
+    cmd = [sys.executable, "-m", "tests.fake_openai", "--port", "0"]
     cmd += ["--api-key", "sk-cli", "--images-per-minute", "1", "--photographic"]
     with subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True

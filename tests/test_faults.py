@@ -8,10 +8,10 @@ import time
 
 import grpc
 import pytest
+from visionstudio.image.v1 import image_service_pb2 as pb
 
 from tests.conftest import AUTH, Harness, collect, eventually, images_of, rich_error
-from visionstudio.image.v1 import image_service_pb2 as pb
-from visionstudio.testing.fake_openai import FakeOpenAI
+from tests.fake_openai import FakeOpenAI
 
 ATTEMPTS = 3  # the harness allows two retries
 

@@ -6,10 +6,10 @@ import base64
 from urllib.parse import quote
 
 import pytest
-
-from tests.conftest import ImageHost, png
 from visionstudio.server.errors import InvalidArgument
 from visionstudio.server.prep.fetch import AddressPolicy, Fetcher, FetchLimits
+
+from tests.conftest import ImageHost, png
 
 LIMITS = FetchLimits(max_bytes=100_000, total_timeout_s=5, connect_timeout_s=2, max_redirects=2)
 

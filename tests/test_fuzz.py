@@ -24,9 +24,9 @@ import grpc
 from google.protobuf.message import DecodeError, Message
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from visionstudio.image.v1 import image_service_pb2 as pb
 
 from tests.conftest import AUTH, Harness, collect, images_of, png, rich_error
-from visionstudio.image.v1 import image_service_pb2 as pb
 
 T = TypeVar("T")
 E = TypeVar("E", bound=int)

@@ -10,10 +10,10 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2
+from visionstudio.image.v1 import image_service_pb2 as pb
 
 from tests.conftest import AUTH, Harness, collect, decode, images_of, rich_error
-from visionstudio.image.v1 import image_service_pb2 as pb
-from visionstudio.testing.fake_openai import FakeOpenAI
+from tests.fake_openai import FakeOpenAI
 
 
 async def test_one_image_is_stored_served_and_summarised(

@@ -14,12 +14,12 @@ from typing import Any
 import aiohttp
 import pytest
 from PIL import Image
+from visionstudio.server.api.http import json_api
+from visionstudio.server.jobs.events import JobEvent
+from visionstudio.server.jobs.runner import ImageStudio
 
 from tests.conftest import API_KEY, Harness, ImageHost, decode, eventually, png
-from visionstudio.server import json_api
-from visionstudio.server.events import JobEvent
-from visionstudio.server.studio import ImageStudio
-from visionstudio.testing.fake_openai import Failure, FakeOpenAI
+from tests.fake_openai import Failure, FakeOpenAI
 
 GENERATE = "/image/generation/generate-image"
 EDIT = "/image/editing/edit-image"

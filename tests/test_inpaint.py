@@ -5,10 +5,10 @@ from __future__ import annotations
 import grpc
 import pytest
 from PIL import Image, ImageChops
+from visionstudio.image.v1 import image_service_pb2 as pb
 
 from tests.conftest import AUTH, Harness, collect, decode, images_of, png, rich_error
-from visionstudio.image.v1 import image_service_pb2 as pb
-from visionstudio.testing.fake_openai import FakeOpenAI
+from tests.fake_openai import FakeOpenAI
 
 
 def _photo(size: tuple[int, int]) -> Image.Image:

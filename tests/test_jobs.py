@@ -8,12 +8,12 @@ import aiohttp
 import grpc
 import pytest
 from google.protobuf import timestamp_pb2
-
-from tests.conftest import AUTH, Harness, collect, images_of, rich_error
 from visionstudio.client import AsyncImageClient, ImageClient
 from visionstudio.image.v1 import image_service_pb2 as pb
-from visionstudio.server.retention import Retention
-from visionstudio.testing.fake_openai import Failure, FakeOpenAI
+from visionstudio.server.store.retention import Retention
+
+from tests.conftest import AUTH, Harness, collect, images_of, rich_error
+from tests.fake_openai import Failure, FakeOpenAI
 
 OTHER = (("x-api-key", "test-key-2"),)
 

@@ -14,12 +14,12 @@ import aiohttp
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2
-
-from tests.conftest import collect
-from tests.processes import KEY, ServerProcess, listening, rest
 from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
-from visionstudio.testing.fake_openai import FakeOpenAI
+
+from tests.conftest import collect
+from tests.fake_openai import FakeOpenAI
+from tests.processes import KEY, ServerProcess, listening, rest
 
 
 @pytest.fixture

@@ -6,12 +6,12 @@ import asyncio
 
 import grpc
 import pytest
-
-from tests.conftest import AUTH, Harness, collect, eventually, rich_error
 from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.server.errors import ResourceExhausted
-from visionstudio.server.limits import Admission, Limits
-from visionstudio.testing.fake_openai import FakeOpenAI
+from visionstudio.server.jobs.admission import Admission, Limits
+
+from tests.conftest import AUTH, Harness, collect, eventually, rich_error
+from tests.fake_openai import FakeOpenAI
 
 
 def _limits(**overrides: int) -> Limits:

@@ -8,12 +8,12 @@ import logging
 import aiohttp
 import grpc
 import pytest
+from visionstudio.image.v1 import image_service_pb2 as pb
+from visionstudio.server.api.auth import key_id
+from visionstudio.server.observability import logs
 
 from tests.conftest import AUTH, Harness, collect
-from visionstudio.image.v1 import image_service_pb2 as pb
-from visionstudio.server import logs
-from visionstudio.server.auth import key_id
-from visionstudio.testing.fake_openai import Failure, FakeOpenAI
+from tests.fake_openai import Failure, FakeOpenAI
 
 
 def _value(harness: Harness, name: str, **labels: str) -> float:

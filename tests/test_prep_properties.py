@@ -5,7 +5,6 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageChops
-
 from visionstudio.server.prep.geometry import border_canvas, frame_with_ratio
 from visionstudio.server.prep.masks import composite, edit_area, feather_region
 from visionstudio.server.provider.models import ModelRules, rules_for

@@ -9,13 +9,13 @@ from pathlib import Path
 import aiohttp
 import grpc
 import pytest
-
-from tests.conftest import collect, images_of
-from tests.processes import KEY, ServerProcess
-from tests.store_services import PostgresServer, S3Server, postgres_server, s3_server  # noqa: F401
 from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
-from visionstudio.testing.fake_openai import FakeOpenAI
+
+from tests.conftest import collect, images_of
+from tests.fake_openai import FakeOpenAI
+from tests.processes import KEY, ServerProcess
+from tests.store_services import PostgresServer, S3Server, postgres_server, s3_server  # noqa: F401
 
 AUTH = (("x-api-key", KEY),)
 

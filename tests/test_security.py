@@ -6,13 +6,13 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from visionstudio.image.v1 import image_service_pb2 as pb
+from visionstudio.server.api.auth import ApiKeys, key_id
+from visionstudio.server.errors import Unauthenticated
+from visionstudio.server.jobs.links import UrlSigner, new_id
+from visionstudio.server.settings import Settings, client_keys
 
 from tests.conftest import API_KEY, AUTH, Harness, collect, images_of
-from visionstudio.image.v1 import image_service_pb2 as pb
-from visionstudio.server.auth import ApiKeys, key_id
-from visionstudio.server.errors import Unauthenticated
-from visionstudio.server.settings import Settings, client_keys
-from visionstudio.server.urls import UrlSigner, new_id
 
 
 def test_keys_are_checked_and_identified_without_revealing_them() -> None:

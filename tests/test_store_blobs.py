@@ -9,10 +9,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiobotocore.session import get_session
-
-from tests.store_services import S3Server, s3_bucket, s3_server  # noqa: F401
 from visionstudio.server.store import BlobStore, LocalBlobStore, S3BlobStore
 from visionstudio.server.store import s3 as s3_module
+
+from tests.store_services import S3Server, s3_bucket, s3_server  # noqa: F401
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 

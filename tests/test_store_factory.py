@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from tests.store_services import PostgresServer, postgres_server, s3_bucket, s3_server  # noqa: F401
 from visionstudio.server.settings import Settings
 from visionstudio.server.store import (
     LocalBlobStore,
@@ -15,6 +13,8 @@ from visionstudio.server.store import (
     SqliteJobStore,
     open_stores,
 )
+
+from tests.store_services import PostgresServer, postgres_server, s3_bucket, s3_server  # noqa: F401
 
 
 async def test_the_defaults_live_in_the_data_dir(tmp_path: Path) -> None:

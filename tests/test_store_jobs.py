@@ -12,9 +12,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-
-from tests.store_services import PostgresServer, postgres_server  # noqa: F401
-from visionstudio.server.spec import Usage
+from visionstudio.server.jobs.spec import Usage
 from visionstudio.server.store import (
     ImageRecord,
     JobRecord,
@@ -23,6 +21,8 @@ from visionstudio.server.store import (
     SqliteJobStore,
 )
 from visionstudio.server.store.schema import migrations
+
+from tests.store_services import PostgresServer, postgres_server  # noqa: F401
 
 T0 = 1_700_000_000.0
 

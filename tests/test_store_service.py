@@ -9,11 +9,11 @@ from dataclasses import dataclass
 import aiohttp
 import pytest
 from aiobotocore.session import get_session
+from visionstudio.image.v1 import image_service_pb2 as pb
+from visionstudio.server.store import PostgresJobStore
 
 from tests.conftest import AUTH, Harness, collect, images_of
 from tests.store_services import PostgresServer, S3Server, postgres_server, s3_server  # noqa: F401
-from visionstudio.image.v1 import image_service_pb2 as pb
-from visionstudio.server.store import PostgresJobStore
 
 
 @dataclass(frozen=True)

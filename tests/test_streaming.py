@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from visionstudio.image.v1 import image_service_pb2 as pb
 
 from tests.conftest import AUTH, Harness, collect, decode, png
-from visionstudio.image.v1 import image_service_pb2 as pb
-from visionstudio.testing.fake_openai import FakeOpenAI
+from tests.fake_openai import FakeOpenAI
 
 
 @pytest.mark.parametrize("harness", [{"progress_interval_s": 0.2}], indirect=True)

@@ -11,13 +11,13 @@ from pathlib import Path
 import aiohttp
 import grpc
 import pytest
-
-from tests.conftest import API_KEY, AUTH, UPSTREAM_KEY, collect, images_of, start_service
 from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
-from visionstudio.server.app import RunningService
+from visionstudio.server.assembly import RunningService
 from visionstudio.server.settings import Settings
-from visionstudio.testing.fake_openai import FakeOpenAI
+
+from tests.conftest import API_KEY, AUTH, UPSTREAM_KEY, collect, images_of, start_service
+from tests.fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
 

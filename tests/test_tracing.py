@@ -22,13 +22,14 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-from tests.conftest import API_KEY, AUTH, Harness, collect, eventually
-from tests.processes import KEY, ServerProcess
 from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
-from visionstudio.server import json_api, tracing
-from visionstudio.testing.fake_openai import Failure, FakeOpenAI
+from visionstudio.server.api.http import json_api
+from visionstudio.server.observability import tracing
+
+from tests.conftest import API_KEY, AUTH, Harness, collect, eventually
+from tests.fake_openai import Failure, FakeOpenAI
+from tests.processes import KEY, ServerProcess
 
 GENERATE_RPC = "visionstudio.image.v1.ImageService/GenerateImage"
 GENERATE_ROUTE = f"{json_api.API_PREFIX}/image/generation/generate-image"

@@ -8,11 +8,11 @@ from typing import Any
 
 import grpc
 import pytest
-
-from tests.conftest import AUTH, Harness, collect, eventually, images_of, rich_error
 from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.image.v1.image_service_pb2 import ImageEvent
-from visionstudio.testing.fake_openai import Failure, FakeOpenAI
+
+from tests.conftest import AUTH, Harness, collect, eventually, images_of, rich_error
+from tests.fake_openai import Failure, FakeOpenAI
 
 ATTEMPTS = 3  # the harness allows two retries
 

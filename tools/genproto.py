@@ -17,7 +17,7 @@ from grpc_tools import protoc
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "protos"
-OUT_ROOT = ROOT / "src"
+OUT_ROOT = ROOT / "client"
 PACKAGE_DIR = Path("visionstudio/image/v1")
 GENERATED = (
     "image_service_pb2.py",

@@ -126,7 +126,7 @@ export async function startService(): Promise<Service> {
         python,
         [
           "-m",
-          "visionstudio.testing.fake_openai",
+          "tests.fake_openai",
           "--port",
           "0",
           "--api-key",
@@ -134,7 +134,8 @@ export async function startService(): Promise<Service> {
           "--latency",
           String(UPSTREAM_LATENCY_S),
         ],
-        { stdio: ["ignore", "pipe", "pipe"] },
+        // The fake lives in the repository's tests package, importable from its root.
+        { cwd: root, stdio: ["ignore", "pipe", "pipe"] },
       ),
     );
     children.push(upstream);

@@ -1,0 +1,1 @@
+"""The visionstudio server: api (gRPC, HTTP) -> jobs -> prep -> provider -> store."""

@@ -1,0 +1,1 @@
+"""The two surfaces over the job core: request mapping, authentication, errors -> statuses."""

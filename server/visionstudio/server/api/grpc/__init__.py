@@ -1,0 +1,1 @@
+"""The gRPC surface: server builder, servicer, proto mapping, the one interceptor."""

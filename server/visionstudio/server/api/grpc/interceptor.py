@@ -1,0 +1,173 @@
+"""The one place where callers are authenticated and errors become gRPC statuses."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf.message import DecodeError
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from visionstudio.server.api.auth import API_KEY_HEADER, ApiKeys
+from visionstudio.server.api.status import to_grpc_status
+from visionstudio.server.errors import Internal, InvalidArgument, ServiceError
+from visionstudio.server.observability import logs, tracing
+from visionstudio.server.observability.metrics import Metrics
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
+
+# The authenticated caller's key id, for handlers (set per call by the interceptor).
+current_caller: contextvars.ContextVar[str] = contextvars.ContextVar("current_caller")
+
+# Generic tooling (health probes, grpcurl's reflection) works without a key.
+OPEN_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+
+def _metadata(context: grpc.aio.ServicerContext[Any, Any], name: str) -> str | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == name:
+            return value if isinstance(value, str) else value.decode()
+    return None
+
+
+@dataclass(frozen=True)
+class _Undecodable:
+    reason: str
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """Bytes that do not decode become a marker instead of an exception: grpc would answer
+    UNKNOWN (and log a traceback); the call answers INVALID_ARGUMENT instead."""
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except DecodeError as exc:
+            return _Undecodable(str(exc))
+
+    return deserialize
+
+
+def _refuse_undecodable(request: Any) -> None:
+    if isinstance(request, _Undecodable):
+        raise InvalidArgument("request", f"is not a valid protobuf message: {request.reason}")
+
+
+class ServiceInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, keys: ApiKeys, metrics: Metrics) -> None:
+        self._keys = keys
+        self._metrics = metrics
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
+        ],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or method.startswith(OPEN_SERVICES):
+            return handler
+        deserializer = _tolerant(handler.request_deserializer)
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(method, handler.unary_stream),
+                request_deserializer=deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap_unary(method, handler.unary_unary),
+                request_deserializer=deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        # A client-streaming shape would slip past authentication: refuse to serve it at all.
+        raise RuntimeError(f"{handler_call_details.method}: unsupported RPC shape")
+
+    def _wrap_stream(
+        self, rpc: str, behavior: Callable[..., Any]
+    ) -> Callable[..., AsyncIterator[Any]]:
+        async def wrapped(
+            request: Any, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Any]:
+            async with self._guard(rpc, context):
+                _refuse_undecodable(request)
+                async for response in behavior(request, context):
+                    yield response
+
+        return wrapped
+
+    def _wrap_unary(self, rpc: str, behavior: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            async with self._guard(rpc, context):
+                _refuse_undecodable(request)
+                return await behavior(request, context)
+
+        return wrapped
+
+    @contextlib.asynccontextmanager
+    async def _guard(
+        self, rpc: str, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[None]:
+        """Request id, authentication, error -> status, metrics, the call's log line and span.
+
+        `rpc` is the full name, `/package.Service/Method`."""
+        started = time.monotonic()
+        service, method = rpc.removeprefix("/").rsplit("/", 1)
+        rid = logs.accept_request_id(_metadata(context, logs.REQUEST_ID_HEADER))
+        logs.request_id.set(rid)
+        code = grpc.StatusCode.OK
+        message: str | None = None
+        span = tracer.start_span(
+            f"{service}/{method}",
+            # A caller's W3C traceparent makes this call part of its trace.
+            context=tracing.extract(context.invocation_metadata()),
+            kind=trace.SpanKind.SERVER,
+            attributes={
+                "rpc.system": "grpc",
+                "rpc.service": service,
+                "rpc.method": method,
+                "visionstudio.request_id": rid,
+            },
+        )
+        # Made current for the rest of this call's task and never detached: a cancelled stream
+        # is finalised from another context, where detaching fails; the task's context ends
+        # with the call anyway.
+        otel_context.attach(trace.set_span_in_context(span))
+        try:
+            await context.send_initial_metadata(((logs.REQUEST_ID_HEADER, rid),))
+            current_caller.set(self._keys.authenticate(_metadata(context, API_KEY_HEADER)))
+            yield
+        except ServiceError as error:
+            code, message = error.code, error.message
+            span.set_attribute("error.type", error.reason)
+            await context.abort_with_status(to_grpc_status(error))
+        except asyncio.CancelledError:
+            code = grpc.StatusCode.CANCELLED
+            raise
+        except Exception as exc:
+            code = grpc.StatusCode.INTERNAL
+            span.record_exception(exc)
+            log.exception("unhandled error in %s", method)
+            await context.abort_with_status(to_grpc_status(Internal("internal error")))
+        finally:
+            seconds = time.monotonic() - started
+            tracing.grpc_status(span, code, message)
+            span.end()
+            self._metrics.calls.labels("grpc", method, code.name).inc()
+            self._metrics.call_seconds.labels("grpc", method).observe(seconds)
+            log.info(
+                "call finished",
+                extra={"method": method, "code": code.name, "ms": round(seconds * 1000)},
+            )

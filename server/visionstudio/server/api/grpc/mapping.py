@@ -1,0 +1,234 @@
+"""Between the protobuf contract and the core's own types; nothing else knows the generated code."""
+
+from __future__ import annotations
+
+import json
+from typing import TypeVar
+
+from google.protobuf import timestamp_pb2
+from visionstudio.image.v1 import image_service_pb2 as pb
+from visionstudio.server.errors import InvalidArgument
+from visionstudio.server.jobs.events import Accepted, ImageReady, JobEvent, Preview, Progress
+from visionstudio.server.jobs.spec import (
+    AspectRatio,
+    Background,
+    ImageSource,
+    JobSpec,
+    Operation,
+    OutputFormat,
+    Quality,
+    Usage,
+)
+from visionstudio.server.store import JobRecord, UsageTotals
+
+_RATIOS: dict[int, AspectRatio] = {
+    pb.ASPECT_RATIO_1_1: AspectRatio.SQUARE,
+    pb.ASPECT_RATIO_2_3: AspectRatio.PORTRAIT_2_3,
+    pb.ASPECT_RATIO_3_2: AspectRatio.LANDSCAPE_3_2,
+    pb.ASPECT_RATIO_3_4: AspectRatio.PORTRAIT_3_4,
+    pb.ASPECT_RATIO_4_3: AspectRatio.LANDSCAPE_4_3,
+    pb.ASPECT_RATIO_9_16: AspectRatio.PORTRAIT_9_16,
+    pb.ASPECT_RATIO_16_9: AspectRatio.LANDSCAPE_16_9,
+}
+_QUALITIES: dict[int, Quality] = {
+    pb.QUALITY_UNSPECIFIED: Quality.AUTO,
+    pb.QUALITY_AUTO: Quality.AUTO,
+    pb.QUALITY_LOW: Quality.LOW,
+    pb.QUALITY_MEDIUM: Quality.MEDIUM,
+    pb.QUALITY_HIGH: Quality.HIGH,
+}
+_BACKGROUNDS: dict[int, Background] = {
+    pb.BACKGROUND_UNSPECIFIED: Background.AUTO,
+    pb.BACKGROUND_AUTO: Background.AUTO,
+    pb.BACKGROUND_TRANSPARENT: Background.TRANSPARENT,
+    pb.BACKGROUND_OPAQUE: Background.OPAQUE,
+}
+_FORMATS: dict[int, OutputFormat] = {
+    pb.OUTPUT_FORMAT_UNSPECIFIED: OutputFormat.PNG,
+    pb.OUTPUT_FORMAT_PNG: OutputFormat.PNG,
+    pb.OUTPUT_FORMAT_JPEG: OutputFormat.JPEG,
+    pb.OUTPUT_FORMAT_WEBP: OutputFormat.WEBP,
+}
+
+
+T = TypeVar("T")
+
+
+def _enum(table: dict[int, T], value: int, field: str) -> T:
+    # proto3 enums are open: an unknown number arrives as a plain int.
+    try:
+        return table[value]
+    except KeyError:
+        raise InvalidArgument(field, f"unknown value {value}") from None
+
+
+def _ratio(value: int) -> AspectRatio | None:
+    if value == pb.ASPECT_RATIO_UNSPECIFIED:
+        return None
+    return _enum(_RATIOS, value, "aspect_ratio")
+
+
+def _count(value: int) -> int:
+    return value or 1
+
+
+def _source(msg: pb.EditImageRequest | pb.InpaintRequest, which: str | None) -> ImageSource | None:
+    if which is None:
+        return None
+    value = getattr(msg, which)
+    if isinstance(value, bytes):
+        return ImageSource(field=which, data=value)
+    return ImageSource(field=which, url=value)
+
+
+def generate_spec(req: pb.GenerateImageRequest) -> JobSpec:
+    return JobSpec(
+        operation=Operation.GENERATE,
+        prompt=req.prompt,
+        number_of_images=_count(req.number_of_images),
+        aspect_ratio=_ratio(req.aspect_ratio),
+        quality=_enum(_QUALITIES, req.quality, "quality"),
+        background=_enum(_BACKGROUNDS, req.background, "background"),
+        output_format=_enum(_FORMATS, req.output_format, "output_format"),
+        include_data=req.include_data,
+        partial_images=req.partial_images,
+        idempotency_key=req.idempotency_key,
+    )
+
+
+def edit_spec(req: pb.EditImageRequest) -> JobSpec:
+    return JobSpec(
+        operation=Operation.EDIT,
+        prompt=req.prompt,
+        number_of_images=_count(req.number_of_images),
+        aspect_ratio=_ratio(req.aspect_ratio),
+        quality=_enum(_QUALITIES, req.quality, "quality"),
+        background=_enum(_BACKGROUNDS, req.background, "background"),
+        output_format=_enum(_FORMATS, req.output_format, "output_format"),
+        include_data=req.include_data,
+        image=_source(req, req.WhichOneof("image")),
+        partial_images=req.partial_images,
+        idempotency_key=req.idempotency_key,
+    )
+
+
+def inpaint_spec(req: pb.InpaintRequest) -> JobSpec:
+    return JobSpec(
+        operation=Operation.INPAINT,
+        prompt=req.prompt,
+        number_of_images=_count(req.number_of_images),
+        quality=_enum(_QUALITIES, req.quality, "quality"),
+        output_format=_enum(_FORMATS, req.output_format, "output_format"),
+        include_data=req.include_data,
+        image=_source(req, req.WhichOneof("image")),
+        mask=_source(req, req.WhichOneof("mask")),
+        inpaint_border_only=req.inpaint_border_only,
+        border_percentage=req.border_percentage,
+        idempotency_key=req.idempotency_key,
+    )
+
+
+_STATUSES: dict[str, pb.JobStatus.ValueType] = {
+    "running": pb.JOB_STATUS_RUNNING,
+    "succeeded": pb.JOB_STATUS_SUCCEEDED,
+    "partial": pb.JOB_STATUS_PARTIAL,
+    "failed": pb.JOB_STATUS_FAILED,
+    "cancelled": pb.JOB_STATUS_CANCELLED,
+}
+_STATUS_NAMES: dict[int, str] = {number: name for name, number in _STATUSES.items()}
+
+
+def status_filter(value: int) -> str | None:
+    if value == pb.JOB_STATUS_UNSPECIFIED:
+        return None
+    return _enum(_STATUS_NAMES, value, "status")
+
+
+def seconds(stamp: timestamp_pb2.Timestamp, present: bool) -> float | None:
+    return stamp.ToNanoseconds() / 1e9 if present else None
+
+
+def _stamp(at: float) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromNanoseconds(int(at * 1e9))
+    return stamp
+
+
+def to_job(job: JobRecord, images: list[ImageReady]) -> pb.Job:
+    return pb.Job(
+        job_id=job.id,
+        operation=job.rpc,
+        status=_STATUSES.get(job.status, pb.JOB_STATUS_UNSPECIFIED),
+        model=job.model,
+        parameters_json=json.dumps(job.params, sort_keys=True),
+        number_of_images=job.number_of_images,
+        images=[_image(i) for i in images],
+        usage=_usage(job.usage or Usage()),
+        error=job.error or "",
+        create_time=_stamp(job.created_at),
+        update_time=_stamp(job.updated_at),
+        idempotency_key=job.idempotency_key or "",
+    )
+
+
+def to_usage(totals: UsageTotals) -> pb.GetUsageResponse:
+    return pb.GetUsageResponse(jobs=totals.jobs, images=totals.images, usage=_usage(totals.usage))
+
+
+def _image(event: ImageReady) -> pb.Image:
+    return pb.Image(
+        index=event.index,
+        url=event.url,
+        data=event.data or b"",
+        mime_type=event.mime_type,
+        width=event.width,
+        height=event.height,
+        image_id=event.image_id,
+        size_bytes=event.size_bytes,
+    )
+
+
+def _usage(usage: Usage) -> pb.Usage:
+    return pb.Usage(
+        input_tokens=usage.input_tokens,
+        input_text_tokens=usage.input_text_tokens,
+        input_image_tokens=usage.input_image_tokens,
+        output_tokens=usage.output_tokens,
+        total_tokens=usage.total_tokens,
+    )
+
+
+def to_event(event: JobEvent) -> pb.ImageEvent:
+    if isinstance(event, Accepted):
+        return pb.ImageEvent(
+            accepted=pb.JobAccepted(
+                job_id=event.job_id, number_of_images=event.number_of_images, model=event.model
+            )
+        )
+    if isinstance(event, ImageReady):
+        return pb.ImageEvent(image=_image(event))
+    if isinstance(event, Progress):
+        return pb.ImageEvent(
+            progress=pb.Progress(
+                images_done=event.images_done,
+                images_total=event.images_total,
+                elapsed_ms=event.elapsed_ms,
+            )
+        )
+    if isinstance(event, Preview):
+        return pb.ImageEvent(
+            preview=pb.Preview(
+                index=event.index,
+                partial_image_index=event.partial_image_index,
+                data=event.data,
+                mime_type=event.mime_type,
+            )
+        )
+    return pb.ImageEvent(
+        summary=pb.JobSummary(
+            job_id=event.job_id,
+            usage=_usage(event.usage),
+            images_delivered=event.images_delivered,
+            elapsed_ms=event.elapsed_ms,
+        )
+    )

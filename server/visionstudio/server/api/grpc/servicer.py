@@ -1,0 +1,105 @@
+"""ImageService RPC handlers: map the request, run the core, map the events. Nothing more."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from visionstudio.image.v1 import image_service_pb2 as pb
+from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
+from visionstudio.server.api.grpc import mapping as proto_mapping
+from visionstudio.server.api.grpc.interceptor import current_caller
+from visionstudio.server.errors import InvalidArgument
+from visionstudio.server.jobs.queries import JobQueries
+from visionstudio.server.jobs.runner import ImageStudio
+from visionstudio.server.jobs.spec import JobSpec
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 100
+
+
+class ImageService(pb_grpc.ImageServiceServicer):
+    def __init__(self, studio: ImageStudio, queries: JobQueries, *, max_call_s: float) -> None:
+        self._studio = studio
+        self._queries = queries
+        self._max_call_s = max_call_s
+
+    def _timeout(self, context: grpc.aio.ServicerContext[Any, Any]) -> float:
+        remaining = context.time_remaining()
+        return self._max_call_s if remaining is None else min(remaining, self._max_call_s)
+
+    async def _run(
+        self, spec: JobSpec, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.ImageEvent]:
+        events = self._studio.run(
+            spec, caller=current_caller.get(), timeout_s=self._timeout(context)
+        )
+        async for event in events:
+            yield proto_mapping.to_event(event)
+
+    async def GenerateImage(
+        self, request: pb.GenerateImageRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.ImageEvent]:
+        async for event in self._run(proto_mapping.generate_spec(request), context):
+            yield event
+
+    async def EditImage(
+        self, request: pb.EditImageRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.ImageEvent]:
+        async for event in self._run(proto_mapping.edit_spec(request), context):
+            yield event
+
+    async def Inpaint(
+        self, request: pb.InpaintRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.ImageEvent]:
+        async for event in self._run(proto_mapping.inpaint_spec(request), context):
+            yield event
+
+    async def GetJob(
+        self, request: pb.GetJobRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.Job:
+        view = await self._queries.get(request.job_id, current_caller.get())
+        return proto_mapping.to_job(view.job, view.images)
+
+    async def WatchJob(
+        self, request: pb.WatchJobRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.ImageEvent]:
+        job = await self._queries.own_job(request.job_id, current_caller.get())
+        events = self._queries.watch(
+            job, include_data=request.include_data, timeout_s=self._timeout(context)
+        )
+        async for event in events:
+            yield proto_mapping.to_event(event)
+
+    async def ListJobs(
+        self, request: pb.ListJobsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.ListJobsResponse:
+        if not 0 <= request.page_size <= MAX_PAGE_SIZE:
+            raise InvalidArgument("page_size", f"must be between 0 and {MAX_PAGE_SIZE}")
+        page = await self._queries.list(
+            current_caller.get(),
+            status=proto_mapping.status_filter(request.status),
+            created_after=proto_mapping.seconds(
+                request.created_after, request.HasField("created_after")
+            ),
+            created_before=proto_mapping.seconds(
+                request.created_before, request.HasField("created_before")
+            ),
+            page_size=request.page_size or DEFAULT_PAGE_SIZE,
+            page_token=request.page_token or None,
+        )
+        return pb.ListJobsResponse(
+            jobs=[proto_mapping.to_job(job, []) for job in page.jobs],
+            next_page_token=page.next_page_token or "",
+        )
+
+    async def GetUsage(
+        self, request: pb.GetUsageRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.GetUsageResponse:
+        totals = await self._queries.usage(
+            current_caller.get(),
+            since=proto_mapping.seconds(request.start_time, request.HasField("start_time")),
+            until=proto_mapping.seconds(request.end_time, request.HasField("end_time")),
+        )
+        return proto_mapping.to_usage(totals)

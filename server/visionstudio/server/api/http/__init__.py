@@ -1,0 +1,1 @@
+"""The HTTP/JSON surface: the reference routes, SSE, image links, health and metrics."""

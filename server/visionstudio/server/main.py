@@ -1,0 +1,132 @@
+"""`visionstudio-server`: run the gRPC and HTTP servers until SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import openai
+import uvloop
+from visionstudio.server.api.auth import ApiKeys, dev_key
+from visionstudio.server.assembly import start
+from visionstudio.server.observability import logs, tracing
+from visionstudio.server.observability.metrics import Metrics
+from visionstudio.server.provider.budget import ProviderBudget
+from visionstudio.server.provider.openai_provider import OpenAIProvider
+from visionstudio.server.settings import Settings, client_keys, provider_budget, retry_policy
+
+log = logging.getLogger("visionstudio.server")
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="visionstudio-server", description=__doc__)
+    parser.add_argument("--grpc-port", type=int, help="gRPC port (default 50051)")
+    parser.add_argument("--http-port", type=int, help="HTTP port (default 8527)")
+    parser.add_argument("--data-dir", type=Path, help="images and job database (default .data)")
+    parser.add_argument("--host", help="address to listen on (default 0.0.0.0)")
+    parser.add_argument(
+        "--dev-key",
+        action="store_true",
+        help="when VISIONSTUDIO_API_KEYS is empty, create and accept a development key stored "
+        "in <data-dir>/dev-api-key",
+    )
+    parser.add_argument("--log-level", default="INFO")
+    parser.add_argument(
+        "--log-format", choices=("json", "text"), help="json (default): one object a line"
+    )
+    return parser.parse_args(argv)
+
+
+async def _serve(
+    settings: Settings,
+    keys: ApiKeys,
+    provider: OpenAIProvider,
+    metrics: Metrics,
+    budget: ProviderBudget,
+) -> None:
+    service = await start(settings, provider, keys, metrics, budget)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down; in-flight calls get %.0f s", settings.shutdown_grace_s)
+    await service.stop(settings.shutdown_grace_s)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    overrides = {
+        name: value
+        for name, value in (
+            ("grpc_port", args.grpc_port),
+            ("http_port", args.http_port),
+            ("data_dir", args.data_dir),
+            ("host", args.host),
+            ("log_format", args.log_format),
+        )
+        if value is not None
+    }
+    settings = Settings(**overrides)
+    logs.configure(args.log_level, settings.log_format)
+    metrics = Metrics()
+    try:
+        keys = client_keys(settings)
+    except OSError as exc:
+        log.critical("refusing to start: cannot read VISIONSTUDIO_API_KEYS_FILE: %s", exc)
+        return 2
+    if not keys and args.dev_key:
+        path = settings.data_dir / "dev-api-key"
+        keys = [dev_key(path)]
+        log.warning(
+            "no VISIONSTUDIO_API_KEYS set: accepting the development key in %s "
+            "(export VISIONSTUDIO_API_KEY=$(cat %s))",
+            path,
+            path,
+        )
+    if not keys:
+        log.critical(
+            "refusing to start: no client API keys. Set VISIONSTUDIO_API_KEYS=key1,key2 "
+            "(or pass --dev-key for a local development key)."
+        )
+        return 2
+    budget = provider_budget(settings)
+    try:
+        provider = OpenAIProvider.from_environment(
+            settings.model,
+            timeout_s=settings.upstream_timeout_s,
+            retry=retry_policy(settings),
+            metrics=metrics,
+            budget=budget,
+            connections=settings.upstream_concurrency,
+        )
+    except ValueError as exc:
+        log.critical("refusing to start: %s", exc)
+        return 2
+    except openai.OpenAIError as exc:
+        log.critical(
+            "cannot configure the OpenAI client: %s Set OPENAI_API_KEY (and OPENAI_BASE_URL for "
+            "another OpenAI-compatible endpoint; `make fake-openai` runs a local one).",
+            exc,
+        )
+        return 2
+    if endpoint := tracing.configure_from_environment():
+        log.info("tracing: exporting spans over OTLP/HTTP to %s", endpoint)
+    serving = _serve(settings, ApiKeys(keys), provider, metrics, budget)
+    try:
+        if settings.event_loop == "uvloop":
+            uvloop.run(serving)
+        else:
+            asyncio.run(serving)
+    finally:
+        # Every span has ended with the loop; send the ones still queued before exiting.
+        tracing.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

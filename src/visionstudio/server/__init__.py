@@ -1,1 +1,0 @@
-"""The visionstudio server: service (handlers) -> prep -> provider -> store."""
