@@ -1,0 +1,1 @@
+"""The two surfaces: HTTP/JSON routes, fuzzing, keys and signed URLs, TLS."""

@@ -1,0 +1,119 @@
+"""The server process: graceful SIGTERM, readiness, fail-closed start-up."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2
+from visionstudio.image.v1 import image_service_pb2 as pb
+from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
+
+from tests.fake_openai import FakeOpenAI
+from tests.support.harness import collect
+from tests.support.processes import KEY, ServerProcess, listening, rest
+
+
+@pytest.fixture
+async def server(upstream: FakeOpenAI, tmp_path: Path) -> AsyncIterator[ServerProcess]:
+    proc = ServerProcess(upstream.base_url, tmp_path)
+    await proc.ready()
+    yield proc
+    proc.kill()
+
+
+async def _health(channel: grpc.aio.Channel, service: str) -> int:
+    check = channel.unary_unary(
+        "/grpc.health.v1.Health/Check",
+        request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+        response_deserializer=health_pb2.HealthCheckResponse.FromString,
+    )
+    answer = await check(health_pb2.HealthCheckRequest(service=service))
+    return int(answer.status)
+
+
+async def test_sigterm_lets_in_flight_streams_finish_then_exits_zero(
+    server: ServerProcess, upstream: FakeOpenAI
+) -> None:
+    upstream.config.latency_s = 1.5
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+        stub = pb_grpc.ImageServiceStub(channel)
+        call = stub.GenerateImage(
+            pb.GenerateImageRequest(prompt="late", number_of_images=2),
+            metadata=(("x-api-key", KEY),),
+        )
+        first = await call.read()
+        assert isinstance(first, pb.ImageEvent) and first.WhichOneof("event") == "accepted"
+        server.proc.send_signal(signal.SIGTERM)
+        remaining = await rest(call)
+        kinds = [e.WhichOneof("event") for e in remaining]
+        assert kinds == ["image", "image", "summary"]
+    # The images were stored before the process went away, and it exited cleanly.
+    assert await asyncio.to_thread(server.proc.wait, 30) == 0
+    assert not listening(server.grpc_port)
+
+
+async def test_new_calls_are_refused_while_draining(
+    server: ServerProcess, upstream: FakeOpenAI
+) -> None:
+    upstream.config.latency_s = 2
+    target = f"127.0.0.1:{server.grpc_port}"
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = pb_grpc.ImageServiceStub(channel)
+        auth = (("x-api-key", KEY),)
+        busy = stub.GenerateImage(pb.GenerateImageRequest(prompt="busy"), metadata=auth)
+        await busy.read()
+        server.proc.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.3)
+        async with grpc.aio.insecure_channel(target) as fresh:
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await collect(
+                    pb_grpc.ImageServiceStub(fresh).GenerateImage(
+                        pb.GenerateImageRequest(prompt="new"), metadata=auth
+                    )
+                )
+        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert [e.WhichOneof("event") for e in await rest(busy)] == ["image", "summary"]
+    assert await asyncio.to_thread(server.proc.wait, 30) == 0
+
+
+async def test_readiness_follows_the_provider(server: ServerProcess, upstream: FakeOpenAI) -> None:
+    service = "visionstudio.image.v1.ImageService"
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+        assert await _health(channel, service) == health_pb2.HealthCheckResponse.SERVING
+        await upstream.stop()
+
+        async def not_serving() -> bool:
+            return await _health(channel, service) == health_pb2.HealthCheckResponse.NOT_SERVING
+
+        for _ in range(50):
+            if await not_serving():
+                break
+            await asyncio.sleep(0.1)
+        assert await not_serving()
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{server.http_port}/readyz") as resp:
+                assert resp.status == 503
+            async with http.get(f"http://127.0.0.1:{server.http_port}/healthz") as resp:
+                assert resp.status == 200
+        # The process itself stays alive: liveness is not readiness.
+        assert await _health(channel, "") == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_no_client_keys_means_no_start(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "VISIONSTUDIO_API_KEYS"}
+    env["OPENAI_API_KEY"] = "sk-x"
+    done = subprocess.run(
+        [sys.executable, "-m", "visionstudio.server.main", "--data-dir", str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "no client API keys" in done.stderr

@@ -1,0 +1,114 @@
+"""Two server processes sharing one PostgreSQL and one bucket act as one service."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import grpc
+import pytest
+from visionstudio.image.v1 import image_service_pb2 as pb
+from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
+
+from tests.fake_openai import FakeOpenAI
+from tests.support.harness import collect, images_of
+from tests.support.processes import KEY, ServerProcess
+from tests.support.store_services import PostgresServer, S3Server, postgres_server, s3_server  # noqa: F401
+
+AUTH = (("x-api-key", KEY),)
+
+
+@pytest.fixture
+async def replicas(
+    upstream: FakeOpenAI,
+    postgres_server: PostgresServer,  # noqa: F811
+    s3_server: S3Server,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> AsyncIterator[tuple[ServerProcess, ServerProcess]]:
+    bucket = await s3_server.create_bucket(monkeypatch)  # also sets the AWS variables
+    shared = {
+        "VISIONSTUDIO_DATABASE_URL": await postgres_server.create_database(),
+        "VISIONSTUDIO_BLOB_URL": f"s3://{bucket}/images",
+        "VISIONSTUDIO_URL_SIGNING_KEY": "replicas-share-this-secret",
+    }
+    a = ServerProcess(upstream.base_url, tmp_path / "a", **shared)
+    b = ServerProcess(upstream.base_url, tmp_path / "b", **shared)
+    try:
+        await a.ready()
+        await b.ready()
+        yield a, b
+    finally:
+        a.kill()
+        b.kill()
+
+
+async def test_a_job_started_on_one_replica_is_seen_watched_and_repeated_through_the_other(
+    replicas: tuple[ServerProcess, ServerProcess], upstream: FakeOpenAI
+) -> None:
+    a, b = replicas
+    upstream.config.next_latencies = [0.1, 0.3, 1.5]
+    request = pb.GenerateImageRequest(prompt="relay", number_of_images=3, idempotency_key="r-1")
+    async with (
+        grpc.aio.insecure_channel(a.target) as to_a,
+        grpc.aio.insecure_channel(b.target) as to_b,
+    ):
+        on_a = pb_grpc.ImageServiceStub(to_a)
+        on_b = pb_grpc.ImageServiceStub(to_b)
+        call = on_a.GenerateImage(request, metadata=AUTH)
+        first = await call.read()
+        assert isinstance(first, pb.ImageEvent)
+        job_id = first.accepted.job_id
+
+        async def seen_on_b() -> int:
+            job = await on_b.GetJob(pb.GetJobRequest(job_id=job_id), metadata=AUTH)
+            return len(job.images)
+
+        for _ in range(100):  # the first image lands within about 0.1 s
+            if await seen_on_b() >= 1:
+                break
+            await asyncio.sleep(0.05)
+        assert await seen_on_b() >= 1
+        watched = await collect(on_b.WatchJob(pb.WatchJobRequest(job_id=job_id), metadata=AUTH))
+        assert [e.WhichOneof("event") for e in watched if e.HasField("image")] == ["image"] * 3
+        assert watched[-1].WhichOneof("event") == "summary"
+        repeated = await collect(on_b.GenerateImage(request, metadata=AUTH))
+        assert repeated[0].accepted.job_id == job_id
+        assert {i.image_id for i in images_of(repeated)} == {i.image_id for i in images_of(watched)}
+        assert len(upstream.requests) == 3  # nothing was made twice
+        call.cancel()
+
+
+async def test_killing_a_replica_mid_job_loses_no_stored_image(
+    replicas: tuple[ServerProcess, ServerProcess], upstream: FakeOpenAI
+) -> None:
+    a, b = replicas
+    upstream.config.next_latencies = [0.1, 0.2, 60]
+    async with (
+        grpc.aio.insecure_channel(a.target) as to_a,
+        grpc.aio.insecure_channel(b.target) as to_b,
+    ):
+        call = pb_grpc.ImageServiceStub(to_a).GenerateImage(
+            pb.GenerateImageRequest(prompt="fragile", number_of_images=3), metadata=AUTH
+        )
+        delivered = []
+        job_id = ""
+        async for event in call:
+            if event.HasField("accepted"):
+                job_id = event.accepted.job_id
+            if event.HasField("image"):
+                delivered.append(event.image)
+            if len(delivered) == 2:
+                break
+        a.kill()  # SIGKILL: no chance to clean up
+        job = await pb_grpc.ImageServiceStub(to_b).GetJob(
+            pb.GetJobRequest(job_id=job_id), metadata=AUTH
+        )
+    assert job.status == pb.JOB_STATUS_RUNNING
+    assert {i.image_id for i in job.images} == {i.image_id for i in delivered}
+    async with aiohttp.ClientSession() as http:
+        for image in job.images:
+            async with http.get(image.url) as resp:
+                assert resp.status == 200 and resp.content_type == "image/png"

@@ -1,0 +1,1 @@
+"""The loopback OpenAI Images API itself, driven by the real SDK."""

@@ -1,0 +1,1 @@
+"""Jobs: re-attach, idempotency, admission, streaming events."""

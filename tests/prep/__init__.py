@@ -1,0 +1,1 @@
+"""Pixel work and URL inputs."""

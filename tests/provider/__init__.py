@@ -1,0 +1,1 @@
+"""The upstream: size rules, rate budget, errors and faults."""

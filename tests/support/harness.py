@@ -1,0 +1,142 @@
+"""The service under test, assembled as production does, and helpers to call and inspect it."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from aiohttp import web
+from PIL import Image
+from visionstudio.image.v1 import image_service_pb2 as pb
+from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
+from visionstudio.server.api.auth import ApiKeys
+from visionstudio.server.assembly import RunningService, start
+from visionstudio.server.observability.metrics import Metrics
+from visionstudio.server.provider.openai_provider import OpenAIProvider
+from visionstudio.server.settings import Settings, provider_budget, retry_policy
+
+API_KEY = "test-key-1"
+UPSTREAM_KEY = "sk-upstream-test"
+AUTH = (("x-api-key", API_KEY),)
+
+
+@dataclass
+class Harness:
+    service: RunningService
+    stub: pb_grpc.ImageServiceAsyncStub
+    channel: grpc.aio.Channel
+    data_dir: Path
+    metrics: Metrics
+
+
+async def start_service(settings: Settings, keys: list[str]) -> tuple[RunningService, Metrics]:
+    """The service assembled as `visionstudio-server` does, the provider from the environment."""
+    metrics = Metrics()
+    budget = provider_budget(settings)
+    provider = OpenAIProvider.from_environment(
+        settings.model,
+        timeout_s=30,
+        retry=retry_policy(settings),
+        metrics=metrics,
+        budget=budget,
+    )
+    return await start(settings, provider, ApiKeys(keys), metrics, budget), metrics
+
+
+async def eventually(predicate: Callable[[], bool], timeout_s: float = 2.0) -> bool:
+    """Polls `predicate` until it holds or `timeout_s` passes."""
+    for _ in range(int(timeout_s / 0.02)):
+        if predicate():
+            return True
+        await asyncio.sleep(0.02)
+    return predicate()
+
+
+async def collect(call: AsyncIterable[pb.ImageEvent]) -> list[pb.ImageEvent]:
+    return [event async for event in call]
+
+
+def images_of(events: list[pb.ImageEvent]) -> list[pb.Image]:
+    return [e.image for e in events if e.WhichOneof("event") == "image"]
+
+
+def png(size: tuple[int, int], color: tuple[int, ...] = (200, 40, 40), mode: str = "RGB") -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, size, color).save(out, "PNG")
+    return out.getvalue()
+
+
+def decode(data: bytes) -> Image.Image:
+    img = Image.open(io.BytesIO(data))
+    img.load()
+    return img
+
+
+def rich_error(err: grpc.aio.AioRpcError) -> dict[str, object]:
+    """The google.rpc.Status details of a failed call: reason, metadata and field violations."""
+    from google.rpc import error_details_pb2, status_pb2
+
+    found: dict[str, object] = {"fields": [], "reason": None, "metadata": {}, "retry": None}
+    for key, value in err.trailing_metadata() or ():
+        if key != "grpc-status-details-bin":
+            continue
+        status = status_pb2.Status.FromString(bytes(value))  # type: ignore[arg-type]
+        for detail in status.details:
+            if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+                bad = error_details_pb2.BadRequest()
+                detail.Unpack(bad)
+                found["fields"] = [v.field for v in bad.field_violations]
+            elif detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                info = error_details_pb2.ErrorInfo()
+                detail.Unpack(info)
+                found["reason"] = info.reason
+                found["metadata"] = dict(info.metadata)
+            elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+                retry = error_details_pb2.RetryInfo()
+                detail.Unpack(retry)
+                found["retry"] = retry.retry_delay.ToTimedelta().total_seconds()
+    return found
+
+
+class ImageHost:
+    """A plain HTTP server on loopback that serves whatever bytes a test puts on it."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, tuple[bytes, str]] = {}
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/redirect", self._redirect)
+        app.router.add_get("/{name}", self._serve)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.port = int(self._runner.addresses[0][1])
+        # A second loopback address, so tests can allow one host and not the other.
+        await web.TCPSite(self._runner, "127.0.0.2", self.port).start()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def put(self, name: str, data: bytes, content_type: str = "image/png") -> str:
+        self.files[name] = (data, content_type)
+        return f"http://127.0.0.1:{self.port}/{name}"
+
+    async def _redirect(self, request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound(request.query["to"])
+
+    async def _serve(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        if name.startswith("redirect-"):
+            raise web.HTTPFound(f"/{name.removeprefix('redirect-')}")
+        if name not in self.files:
+            raise web.HTTPNotFound()
+        data, content_type = self.files[name]
+        return web.Response(body=data, content_type=content_type)

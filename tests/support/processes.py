@@ -1,0 +1,78 @@
+"""The server as a separate process, as it runs in production: for shutdown and replica tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import grpc
+from visionstudio.image.v1 import image_service_pb2 as pb
+
+from tests.support.harness import UPSTREAM_KEY, eventually
+
+KEY = "process-key"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class ServerProcess:
+    def __init__(self, upstream_url: str, data_dir: Path, **env: str) -> None:
+        self.grpc_port, self.http_port = free_port(), free_port()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # A file, not a pipe: a pipe nobody reads would fill up and stall the server.
+        self.log = data_dir / "server.log"
+        with self.log.open("w") as log:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable, "-m", "visionstudio.server.main",
+                    "--grpc-port", str(self.grpc_port), "--http-port", str(self.http_port),
+                    "--data-dir", str(data_dir), "--host", "127.0.0.1",
+                ],
+                env={
+                    **os.environ,
+                    "OPENAI_BASE_URL": upstream_url,
+                    "OPENAI_API_KEY": UPSTREAM_KEY,
+                    "VISIONSTUDIO_API_KEYS": KEY,
+                    "VISIONSTUDIO_SHUTDOWN_GRACE_S": "20",
+                    "VISIONSTUDIO_HEALTH_PROBE_INTERVAL_S": "0.2",
+                    **env,
+                },
+                stdout=log,
+                stderr=log,
+            )  # fmt: skip
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    async def ready(self) -> None:
+        assert await eventually(lambda: listening(self.grpc_port), timeout_s=20), (
+            self.log.read_text()
+        )
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+async def rest(call: grpc.aio.UnaryStreamCall[Any, pb.ImageEvent]) -> list[pb.ImageEvent]:
+    """The remaining events of a call already read from (iteration cannot follow read())."""
+    events = []
+    while (event := await call.read()) is not grpc.aio.EOF:
+        assert isinstance(event, pb.ImageEvent)
+        events.append(event)
+    return events
