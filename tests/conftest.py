@@ -41,6 +41,7 @@ async def harness(
         upstream_max_retries=2,
         upstream_backoff_initial_s=0.01,
         upstream_backoff_max_s=0.05,
+        upstream_timeout_s=30,
         **getattr(request, "param", {}),
     )
     service, metrics = await start_service(settings, [API_KEY, "test-key-2"])

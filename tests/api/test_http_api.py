@@ -14,7 +14,8 @@ from typing import Any
 import aiohttp
 import pytest
 from PIL import Image
-from visionstudio.server.api.http import json_api
+from visionstudio.server.api.http import models as json_api
+from visionstudio.server.api.http import sse
 from visionstudio.server.jobs.events import JobEvent
 from visionstudio.server.jobs.runner import ImageStudio
 
@@ -561,7 +562,7 @@ async def test_errors_before_the_job_starts_are_plain_json(api: Api, upstream: F
 async def test_a_waiting_stream_gets_keepalive_comments(
     api: Api, upstream: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(json_api, "KEEPALIVE_S", 0.05)
+    monkeypatch.setattr(sse, "KEEPALIVE_S", 0.05)
     upstream.config.latency_s = 0.5
     async with api.stream(GENERATE, {"prompt": "a"}) as resp:
         text = (await resp.read()).decode()

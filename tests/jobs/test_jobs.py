@@ -148,7 +148,9 @@ async def test_watching_a_failed_job_reports_it(harness: Harness, upstream: Fake
 async def test_retention_deletes_old_jobs_and_their_images(harness: Harness) -> None:
     events = await _generate(harness)
     (image,) = images_of(events)
-    retention = Retention(harness.service.jobs, harness.service.blobs, keep_s=0.05, interval_s=1)
+    retention = Retention(
+        harness.service.core.jobs, harness.service.core.blobs, keep_s=0.05, interval_s=1
+    )
     await asyncio.sleep(0.1)
     assert await retention.purge_once() == 1
     async with aiohttp.ClientSession() as http, http.get(image.url) as resp:

@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
-from visionstudio.server.api.http import json_api
+from visionstudio.server.api.http import models as json_api
 from visionstudio.server.observability import tracing
 
 from tests.fake_openai import Failure, FakeOpenAI

@@ -7,14 +7,10 @@ import time
 from pathlib import Path
 
 import pytest
-from openai import AsyncOpenAI
-from visionstudio.server.api.auth import ApiKeys
-from visionstudio.server.assembly import start
+from visionstudio.server.assembly import StartupError, start
 from visionstudio.server.errors import ResourceExhausted
-from visionstudio.server.observability.metrics import Metrics
 from visionstudio.server.provider.budget import ProviderBudget
-from visionstudio.server.provider.openai_provider import OpenAIProvider
-from visionstudio.server.settings import Settings, provider_budget, retry_policy
+from visionstudio.server.settings import Settings
 from visionstudio.server.store import PostgresJobStore
 from visionstudio.server.store.budget_tokens import PostgresTokens
 
@@ -53,8 +49,10 @@ async def test_two_replicas_together_spend_the_accounts_budget_once(
 
 
 async def test_a_shared_budget_without_postgresql_is_refused_at_start(
-    tmp_path: Path, upstream: FakeOpenAI
+    tmp_path: Path, upstream: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", upstream.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-x")
     settings = Settings(
         data_dir=tmp_path,
         grpc_port=0,
@@ -63,16 +61,5 @@ async def test_a_shared_budget_without_postgresql_is_refused_at_start(
         provider_images_per_minute=60,
         provider_budget_shared=True,
     )
-    metrics = Metrics()
-    budget = provider_budget(settings)
-    provider = OpenAIProvider(
-        AsyncOpenAI(api_key="sk-x", base_url=upstream.base_url),
-        settings.model,
-        retry=retry_policy(settings),
-        timeout_s=5,
-        metrics=metrics,
-        budget=budget,
-    )
-    with pytest.raises(ValueError, match="PostgreSQL"):
-        await start(settings, provider, ApiKeys(["k"]), metrics, budget)
-    await provider.close()
+    with pytest.raises(StartupError, match="PostgreSQL"):
+        await start(settings, ["k"])

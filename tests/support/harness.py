@@ -13,11 +13,9 @@ from aiohttp import web
 from PIL import Image
 from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
-from visionstudio.server.api.auth import ApiKeys
 from visionstudio.server.assembly import RunningService, start
 from visionstudio.server.observability.metrics import Metrics
-from visionstudio.server.provider.openai_provider import OpenAIProvider
-from visionstudio.server.settings import Settings, provider_budget, retry_policy
+from visionstudio.server.settings import Settings
 
 API_KEY = "test-key-1"
 UPSTREAM_KEY = "sk-upstream-test"
@@ -34,17 +32,9 @@ class Harness:
 
 
 async def start_service(settings: Settings, keys: list[str]) -> tuple[RunningService, Metrics]:
-    """The service assembled as `visionstudio-server` does, the provider from the environment."""
-    metrics = Metrics()
-    budget = provider_budget(settings)
-    provider = OpenAIProvider.from_environment(
-        settings.model,
-        timeout_s=30,
-        retry=retry_policy(settings),
-        metrics=metrics,
-        budget=budget,
-    )
-    return await start(settings, provider, ApiKeys(keys), metrics, budget), metrics
+    """The service assembled by the same composition root as `visionstudio-server`."""
+    service = await start(settings, keys)
+    return service, service.core.metrics
 
 
 async def eventually(predicate: Callable[[], bool], timeout_s: float = 2.0) -> bool:

@@ -1,24 +1,26 @@
-"""Assembles the service from settings, runs the gRPC and HTTP servers, and shuts them down."""
+"""The one composition root: the whole service built from `Settings`.
+
+`visionstudio-server`, the tests and the benchmarks all start the service through `start`, so
+what they run is what production runs.
+"""
 
 from __future__ import annotations
 
 import logging
 import socket
-import ssl
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-import grpc
+import openai
 from aiohttp import web
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
-from visionstudio.image.v1 import image_service_pb2, image_service_pb2_grpc
+from grpc_health.v1 import health
 from visionstudio.server.api.auth import ApiKeys
-from visionstudio.server.api.grpc.interceptor import ServiceInterceptor
-from visionstudio.server.api.grpc.servicer import ImageService
-from visionstudio.server.api.http.server import HttpApp
+from visionstudio.server.api.grpc.server import GrpcSurface, start_grpc
+from visionstudio.server.api.http.server import HttpApp, start_http
 from visionstudio.server.api.readiness import ProviderHealth
-from visionstudio.server.jobs.admission import Admission
+from visionstudio.server.api.tls import load_tls
+from visionstudio.server.jobs.admission import Admission, Limits
 from visionstudio.server.jobs.links import UrlSigner, load_or_create_key
 from visionstudio.server.jobs.queries import JobQueries
 from visionstudio.server.jobs.runner import ImageStudio
@@ -27,109 +29,156 @@ from visionstudio.server.prep import Prep
 from visionstudio.server.prep.fetch import AddressPolicy, Fetcher, FetchLimits
 from visionstudio.server.provider.base import ImageProvider
 from visionstudio.server.provider.budget import ProviderBudget
-from visionstudio.server.settings import Settings, limits
+from visionstudio.server.provider.openai_provider import OpenAIProvider
+from visionstudio.server.provider.retry import RetryPolicy
+from visionstudio.server.settings import Settings
 from visionstudio.server.store import BlobStore, JobStore, open_stores
 from visionstudio.server.store.budget_tokens import PostgresTokens
 from visionstudio.server.store.retention import Retention
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAME = image_service_pb2.DESCRIPTOR.services_by_name["ImageService"].full_name
+
+class StartupError(Exception):
+    """The configuration cannot make a working service; the message says what to fix."""
 
 
 @dataclass
-class RunningService:
-    grpc_server: grpc.aio.Server
-    http_runner: web.AppRunner
-    grpc_port: int
-    http_port: int
-    base_url: str
-    health: health.aio.HealthServicer
-    provider_health: ProviderHealth
+class Core:
+    """Everything both surfaces share: the job core and what it stands on."""
+
+    metrics: Metrics
     provider: ImageProvider
+    budget: ProviderBudget
     fetcher: Fetcher
     jobs: JobStore
     blobs: BlobStore
     studio: ImageStudio
+    queries: JobQueries
     retention: Retention
-    budget: ProviderBudget
+
+
+@dataclass
+class RunningService:
+    core: Core
+    grpc: GrpcSurface
+    http_runner: web.AppRunner
+    http_port: int
+    base_url: str
+    readiness: ProviderHealth
+
+    @property
+    def grpc_port(self) -> int:
+        return self.grpc.port
 
     async def stop(self, grace_s: float) -> None:
         """Stops taking calls, lets in-flight streams and jobs finish within `grace_s`, then
         closes."""
         deadline = time.monotonic() + grace_s
-        await self.health.enter_graceful_shutdown()
-        await self.provider_health.stop()
-        await self.retention.stop()
-        await self.grpc_server.stop(grace_s)
+        await self.grpc.health.enter_graceful_shutdown()
+        await self.readiness.stop()
+        await self.core.retention.stop()
+        await self.grpc.server.stop(grace_s)
         await self.http_runner.cleanup()
+        core = self.core
         # Jobs whose callers left run on in the background: they get what is left of the
         # grace, and their final records are written before the stores close.
-        await self.studio.drain(max(0.0, deadline - time.monotonic()))
-        await self.provider.close()
-        await self.fetcher.close()
-        await self.budget.close()
-        await self.jobs.close()
-        await self.blobs.close()
+        await core.studio.drain(max(0.0, deadline - time.monotonic()))
+        await core.provider.close()
+        await core.fetcher.close()
+        await core.budget.close()
+        await core.jobs.close()
+        await core.blobs.close()
 
 
-@dataclass(frozen=True)
-class _Tls:
-    grpc: grpc.ServerCredentials
-    http: ssl.SSLContext
-
-
-def _tls(settings: Settings) -> _Tls | None:
-    if settings.tls_cert_file is None or settings.tls_key_file is None:
-        return None
-    cert = settings.tls_cert_file.read_bytes()
-    key = settings.tls_key_file.read_bytes()
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(settings.tls_cert_file, settings.tls_key_file)
-    return _Tls(grpc=grpc.ssl_server_credentials([(key, cert)]), http=context)
-
-
-async def start(
-    settings: Settings,
-    provider: ImageProvider,
-    keys: ApiKeys,
-    metrics: Metrics,
-    budget: ProviderBudget,
-) -> RunningService:
-    data_dir = settings.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
-
-    shared_budget = settings.provider_budget_shared and budget.enabled
-    database_url = settings.database_url or ""
-    if shared_budget and not database_url.startswith(("postgresql://", "postgres://")):
-        raise ValueError("VISIONSTUDIO_PROVIDER_BUDGET_SHARED needs a PostgreSQL database_url")
-    jobs, blobs = await open_stores(settings)
-    if shared_budget:
-        tokens = await PostgresTokens.open(
-            database_url, settings.provider_account, budget.per_minute
-        )
-        budget.share(tokens)
-    fetcher = Fetcher(
-        FetchLimits(
-            max_bytes=settings.max_input_bytes,
-            total_timeout_s=settings.fetch_timeout_s,
-            connect_timeout_s=settings.fetch_connect_timeout_s,
-            max_redirects=settings.fetch_max_redirects,
-        ),
-        AddressPolicy(settings.url_allowlist),
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        max_attempts=settings.upstream_max_retries + 1,
+        initial_backoff_s=settings.upstream_backoff_initial_s,
+        max_backoff_s=settings.upstream_backoff_max_s,
+        jitter_s=settings.upstream_backoff_initial_s,
     )
-    signing_key = (
+
+
+def admission_limits(settings: Settings) -> Limits:
+    return Limits(
+        max_in_flight=settings.upstream_concurrency,
+        max_queued=settings.max_queued_images,
+        per_key_in_flight=settings.per_key_concurrency,
+        per_key_queued=settings.per_key_queued_images,
+        per_key_images_per_minute=settings.per_key_images_per_minute,
+    )
+
+
+def _provider(settings: Settings, metrics: Metrics, budget: ProviderBudget) -> OpenAIProvider:
+    try:
+        return OpenAIProvider.from_environment(
+            settings.model,
+            timeout_s=settings.upstream_timeout_s,
+            retry=retry_policy(settings),
+            metrics=metrics,
+            budget=budget,
+            connections=settings.upstream_concurrency,
+        )
+    except ValueError as exc:
+        raise StartupError(str(exc)) from exc
+    except openai.OpenAIError as exc:
+        raise StartupError(
+            f"cannot configure the OpenAI client: {exc} Set OPENAI_API_KEY (and OPENAI_BASE_URL "
+            "for another OpenAI-compatible endpoint; `make fake-openai` runs a local one)."
+        ) from exc
+
+
+def _check(settings: Settings) -> None:
+    """Refuses combinations that cannot work before anything is opened."""
+    shared = settings.provider_budget_shared and (
+        settings.provider_images_per_minute > 0 or settings.provider_requests_per_minute > 0
+    )
+    database_url = settings.database_url or ""
+    if shared and not database_url.startswith(("postgresql://", "postgres://")):
+        raise StartupError("VISIONSTUDIO_PROVIDER_BUDGET_SHARED needs a PostgreSQL database_url")
+
+
+async def _share_budget(settings: Settings, budget: ProviderBudget) -> None:
+    if settings.provider_budget_shared and budget.enabled and settings.database_url:
+        budget.share(
+            await PostgresTokens.open(
+                settings.database_url, settings.provider_account, budget.per_minute
+            )
+        )
+
+
+def _fetcher(settings: Settings) -> Fetcher:
+    limits = FetchLimits(
+        max_bytes=settings.max_input_bytes,
+        total_timeout_s=settings.fetch_timeout_s,
+        connect_timeout_s=settings.fetch_connect_timeout_s,
+        max_redirects=settings.fetch_max_redirects,
+    )
+    return Fetcher(limits, AddressPolicy(settings.url_allowlist))
+
+
+def _signer(settings: Settings, http_port: int) -> UrlSigner:
+    key = (
         settings.url_signing_key.get_secret_value().encode()
         if settings.url_signing_key
-        else load_or_create_key(data_dir / "url-signing-key")
+        else load_or_create_key(settings.data_dir / "url-signing-key")
     )
-
-    # The HTTP socket is bound first: image URLs name its port, and port 0 picks a free one.
-    http_socket = socket.create_server((settings.host, settings.http_port))
-    http_port = int(http_socket.getsockname()[1])
     scheme = "https" if settings.tls_cert_file else "http"
     base_url = (settings.public_url or f"{scheme}://localhost:{http_port}").rstrip("/")
-    signer = UrlSigner(signing_key, base_url, settings.url_ttl_s)
+    return UrlSigner(key, base_url, settings.url_ttl_s)
+
+
+async def _core(settings: Settings, signer: UrlSigner) -> Core:
+    metrics = Metrics()
+    budget = ProviderBudget(
+        images_per_minute=settings.provider_images_per_minute,
+        requests_per_minute=settings.provider_requests_per_minute,
+    )
+    provider = _provider(settings, metrics, budget)
+    await _share_budget(settings, budget)
+    jobs, blobs = await open_stores(settings)
+    fetcher = _fetcher(settings)
     queries = JobQueries(
         jobs=jobs,
         blobs=blobs,
@@ -146,7 +195,7 @@ async def start(
         jobs=jobs,
         queries=queries,
         max_input_bytes=settings.max_input_bytes,
-        admission=Admission(limits(settings)),
+        admission=Admission(admission_limits(settings)),
         metrics=metrics,
         progress_interval_s=settings.progress_interval_s,
         max_job_s=settings.max_call_s,
@@ -156,68 +205,44 @@ async def start(
     retention = Retention(
         jobs, blobs, keep_s=settings.retention_s, interval_s=settings.retention_interval_s
     )
+    return Core(metrics, provider, budget, fetcher, jobs, blobs, studio, queries, retention)
+
+
+async def start(settings: Settings, keys: Sequence[str]) -> RunningService:
+    """Builds the service from `settings`, starts both surfaces and its background work."""
+    _check(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # The HTTP socket is bound first: image URLs name its port, and port 0 picks a free one.
+    http_socket = socket.create_server((settings.host, settings.http_port))
+    http_port = int(http_socket.getsockname()[1])
+    signer = _signer(settings, http_port)
+    core = await _core(settings, signer)
+    api_keys = ApiKeys(keys)
+    tls = load_tls(settings.tls_cert_file, settings.tls_key_file)
+    health_servicer = health.aio.HealthServicer()
+    readiness = ProviderHealth(core.provider, health_servicer, settings.health_probe_interval_s)
     http = HttpApp(
-        keys=keys,
+        keys=api_keys,
         signer=signer,
-        blobs=blobs,
-        jobs=jobs,
-        studio=studio,
+        blobs=core.blobs,
+        jobs=core.jobs,
+        studio=core.studio,
         max_call_s=settings.max_call_s,
         max_input_bytes=settings.max_input_bytes,
-        metrics=metrics,
-        readiness=lambda: provider_health.reachable,
+        metrics=core.metrics,
+        readiness=lambda: readiness.reachable,
     )
-    # handler_cancellation: an HTTP caller hanging up cancels its job, as a cancelled RPC does.
-    http_runner = web.AppRunner(http.build(), access_log=None, handler_cancellation=True)
-    await http_runner.setup()
-    tls = _tls(settings)
-    await web.SockSite(http_runner, http_socket, ssl_context=tls.http if tls else None).start()
-    server = grpc.aio.server(
-        interceptors=[ServiceInterceptor(keys, metrics)],
-        options=[
-            ("grpc.max_send_message_length", settings.max_message_bytes),
-            ("grpc.max_receive_message_length", settings.max_message_bytes),
-            # Image calls are long and often idle; pings keep them alive through proxies.
-            ("grpc.keepalive_time_ms", 30_000),
-            ("grpc.keepalive_timeout_ms", 10_000),
-            ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
-            ("grpc.keepalive_permit_without_calls", 1),
-        ],
+    http_runner = await start_http(http, http_socket, tls.http if tls else None)
+    grpc = await start_grpc(
+        settings, api_keys, core.metrics, core.studio, core.queries, health_servicer, tls
     )
-    image_service_pb2_grpc.add_ImageServiceServicer_to_server(
-        ImageService(studio, queries, max_call_s=settings.max_call_s), server
+    await readiness.check()
+    readiness.start()
+    core.retention.start()
+    log.info(
+        "gRPC on port %d, HTTP on %s, model %s",
+        grpc.port,
+        signer.base_url,
+        core.provider.rules.model,
     )
-    health_servicer = health.aio.HealthServicer()
-    provider_health = ProviderHealth(
-        provider, health_servicer, SERVICE_NAME, settings.health_probe_interval_s
-    )
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
-    address = f"{settings.host}:{settings.grpc_port}"
-    grpc_port = (
-        server.add_secure_port(address, tls.grpc) if tls else server.add_insecure_port(address)
-    )
-    await server.start()
-    await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
-    await provider_health.check()
-    provider_health.start()
-    retention.start()
-    log.info("gRPC on port %d, HTTP on %s, model %s", grpc_port, base_url, provider.rules.model)
-    return RunningService(
-        grpc_server=server,
-        http_runner=http_runner,
-        grpc_port=grpc_port,
-        http_port=http_port,
-        base_url=base_url,
-        health=health_servicer,
-        provider_health=provider_health,
-        provider=provider,
-        fetcher=fetcher,
-        jobs=jobs,
-        blobs=blobs,
-        studio=studio,
-        retention=retention,
-        budget=budget,
-    )
+    return RunningService(core, grpc, http_runner, http_port, signer.base_url, readiness)

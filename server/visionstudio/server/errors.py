@@ -61,6 +61,13 @@ class NotFound(ServiceError):
     reason = "NOT_FOUND"
 
 
+class MethodNotAllowed(ServiceError):
+    """An HTTP route asked with a method it does not take."""
+
+    code = grpc.StatusCode.UNIMPLEMENTED
+    reason = "METHOD_NOT_ALLOWED"
+
+
 class ResourceExhausted(ServiceError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
     reason = "RATE_LIMITED"

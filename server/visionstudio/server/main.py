@@ -9,15 +9,11 @@ import signal
 import sys
 from pathlib import Path
 
-import openai
 import uvloop
-from visionstudio.server.api.auth import ApiKeys, dev_key
-from visionstudio.server.assembly import start
+from visionstudio.server.api.auth import dev_key
+from visionstudio.server.assembly import StartupError, start
 from visionstudio.server.observability import logs, tracing
-from visionstudio.server.observability.metrics import Metrics
-from visionstudio.server.provider.budget import ProviderBudget
-from visionstudio.server.provider.openai_provider import OpenAIProvider
-from visionstudio.server.settings import Settings, client_keys, provider_budget, retry_policy
+from visionstudio.server.settings import Settings, client_keys
 
 log = logging.getLogger("visionstudio.server")
 
@@ -41,14 +37,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def _serve(
-    settings: Settings,
-    keys: ApiKeys,
-    provider: OpenAIProvider,
-    metrics: Metrics,
-    budget: ProviderBudget,
-) -> None:
-    service = await start(settings, provider, keys, metrics, budget)
+async def _serve(settings: Settings, keys: list[str]) -> int:
+    try:
+        service = await start(settings, keys)
+    except (StartupError, ValueError) as exc:
+        # ValueError: a setting the stores refuse (their messages name it).
+        log.critical("refusing to start: %s", exc)
+        return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -56,6 +51,7 @@ async def _serve(
     await stop.wait()
     log.info("shutting down; in-flight calls get %.0f s", settings.shutdown_grace_s)
     await service.stop(settings.shutdown_grace_s)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,7 +69,6 @@ def main(argv: list[str] | None = None) -> int:
     }
     settings = Settings(**overrides)
     logs.configure(args.log_level, settings.log_format)
-    metrics = Metrics()
     try:
         keys = client_keys(settings)
     except OSError as exc:
@@ -94,38 +89,14 @@ def main(argv: list[str] | None = None) -> int:
             "(or pass --dev-key for a local development key)."
         )
         return 2
-    budget = provider_budget(settings)
-    try:
-        provider = OpenAIProvider.from_environment(
-            settings.model,
-            timeout_s=settings.upstream_timeout_s,
-            retry=retry_policy(settings),
-            metrics=metrics,
-            budget=budget,
-            connections=settings.upstream_concurrency,
-        )
-    except ValueError as exc:
-        log.critical("refusing to start: %s", exc)
-        return 2
-    except openai.OpenAIError as exc:
-        log.critical(
-            "cannot configure the OpenAI client: %s Set OPENAI_API_KEY (and OPENAI_BASE_URL for "
-            "another OpenAI-compatible endpoint; `make fake-openai` runs a local one).",
-            exc,
-        )
-        return 2
     if endpoint := tracing.configure_from_environment():
         log.info("tracing: exporting spans over OTLP/HTTP to %s", endpoint)
-    serving = _serve(settings, ApiKeys(keys), provider, metrics, budget)
+    serving = _serve(settings, keys)
     try:
-        if settings.event_loop == "uvloop":
-            uvloop.run(serving)
-        else:
-            asyncio.run(serving)
+        return uvloop.run(serving) if settings.event_loop == "uvloop" else asyncio.run(serving)
     finally:
         # Every span has ended with the loop; send the ones still queued before exiting.
         tracing.shutdown()
-    return 0
 
 
 if __name__ == "__main__":

@@ -7,9 +7,6 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from visionstudio.server.jobs.admission import Limits
-from visionstudio.server.provider.budget import ProviderBudget
-from visionstudio.server.provider.retry import RetryPolicy
 
 MiB = 1024 * 1024
 
@@ -111,29 +108,3 @@ def client_keys(settings: Settings) -> list[str]:
             if line and not line.startswith("#"):
                 keys.append(line)
     return keys
-
-
-def retry_policy(settings: Settings) -> RetryPolicy:
-    return RetryPolicy(
-        max_attempts=settings.upstream_max_retries + 1,
-        initial_backoff_s=settings.upstream_backoff_initial_s,
-        max_backoff_s=settings.upstream_backoff_max_s,
-        jitter_s=settings.upstream_backoff_initial_s,
-    )
-
-
-def limits(settings: Settings) -> Limits:
-    return Limits(
-        max_in_flight=settings.upstream_concurrency,
-        max_queued=settings.max_queued_images,
-        per_key_in_flight=settings.per_key_concurrency,
-        per_key_queued=settings.per_key_queued_images,
-        per_key_images_per_minute=settings.per_key_images_per_minute,
-    )
-
-
-def provider_budget(settings: Settings) -> ProviderBudget:
-    return ProviderBudget(
-        images_per_minute=settings.provider_images_per_minute,
-        requests_per_minute=settings.provider_requests_per_minute,
-    )

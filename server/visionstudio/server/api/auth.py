@@ -11,6 +11,7 @@ from pathlib import Path
 from visionstudio.server.errors import Unauthenticated
 
 API_KEY_HEADER = "x-api-key"
+MISSING_KEY = f"missing API key: send it in the {API_KEY_HEADER} header"
 
 
 def key_id(key: str) -> str:
@@ -28,7 +29,7 @@ class ApiKeys:
     def authenticate(self, presented: str | None) -> str:
         """Returns the caller's key id; raises Unauthenticated for a missing or unknown key."""
         if not presented:
-            raise Unauthenticated(f"missing API key: send it in the {API_KEY_HEADER} header")
+            raise Unauthenticated(MISSING_KEY)
         digest = hashlib.sha256(presented.encode()).digest()
         matched = False
         for known in self._digests:

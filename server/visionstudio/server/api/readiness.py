@@ -1,33 +1,31 @@
-"""Readiness that follows the provider: ImageService is NOT_SERVING while it cannot be reached."""
+"""Readiness that follows the provider: ImageService is NOT_SERVING while it cannot be reached.
+
+The gRPC health service carries it; the HTTP surface's /readyz reads `reachable`.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from grpc_health.v1 import health, health_pb2
+from visionstudio.image.v1 import image_service_pb2
+from visionstudio.server.background import Periodic
 from visionstudio.server.provider.base import ImageProvider
 
 log = logging.getLogger(__name__)
 
+SERVICE_NAME = image_service_pb2.DESCRIPTOR.services_by_name["ImageService"].full_name
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 class ProviderHealth:
     def __init__(
-        self,
-        provider: ImageProvider,
-        servicer: health.aio.HealthServicer,
-        service_name: str,
-        interval_s: float,
+        self, provider: ImageProvider, servicer: health.aio.HealthServicer, interval_s: float
     ) -> None:
         self._provider = provider
         self._servicer = servicer
-        self._service = service_name
-        self._interval = interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._probe = Periodic("provider-health", interval_s, self.check)
         self.reachable = False
 
     async def check(self) -> bool:
@@ -39,19 +37,11 @@ class ProviderHealth:
                 "reachable" if reachable else "unreachable",
             )
         self.reachable = reachable
-        await self._servicer.set(self._service, SERVING if reachable else NOT_SERVING)
+        await self._servicer.set(SERVICE_NAME, SERVING if reachable else NOT_SERVING)
         return reachable
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="provider-health")
+        self._probe.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            await self.check()
+        await self._probe.stop()

@@ -8,7 +8,12 @@ import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
-from visionstudio.server.errors import InvalidArgument, ProviderMisconfigured, ServiceError
+from visionstudio.server.errors import (
+    InvalidArgument,
+    MethodNotAllowed,
+    ProviderMisconfigured,
+    ServiceError,
+)
 
 ERROR_DOMAIN = "visionstudio"
 
@@ -64,6 +69,8 @@ def http_status(error: ServiceError) -> int:
     # an upstream that refuses this service's own key or model is a bad gateway.
     if isinstance(error, ProviderMisconfigured):
         return 502
+    if isinstance(error, MethodNotAllowed):
+        return 405
     return _HTTP_STATUS.get(error.code, 500)
 
 

@@ -34,7 +34,7 @@ def load_or_create_key(path: Path) -> bytes:
 class UrlSigner:
     def __init__(self, key: bytes, base_url: str, ttl_s: int) -> None:
         self._key = key
-        self._base = base_url.rstrip("/")
+        self.base_url = base_url.rstrip("/")
         self._ttl = ttl_s
 
     def _sign(self, name: str, expires: int) -> str:
@@ -45,7 +45,7 @@ class UrlSigner:
         """`name` is the stored file name, `<image id>.<ext>`."""
         expires = int(time.time()) + self._ttl
         query = urlencode({"expires": expires, "sig": self._sign(name, expires)})
-        return f"{self._base}{IMAGE_ROUTE}/{name}?{query}"
+        return f"{self.base_url}{IMAGE_ROUTE}/{name}?{query}"
 
     def verify(self, name: str, expires: str, sig: str) -> bool:
         try:

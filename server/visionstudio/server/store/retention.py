@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 
+from visionstudio.server.background import Periodic
 from visionstudio.server.store import BlobStore, JobStore
 
 log = logging.getLogger(__name__)
@@ -19,8 +18,7 @@ class Retention:
         self._jobs = jobs
         self._blobs = blobs
         self._keep_s = keep_s
-        self._interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._passes = Periodic("retention", interval_s, self.purge_once, at_start=True)
 
     async def purge_once(self) -> int:
         keys = await self._jobs.purge(time.time() - self._keep_s)
@@ -31,19 +29,7 @@ class Retention:
 
     def start(self) -> None:
         if self._keep_s > 0:
-            self._task = asyncio.create_task(self._run(), name="retention")
+            self._passes.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.purge_once()
-            except Exception:
-                # A failed pass (e.g. the database restarting) is retried next interval.
-                log.exception("retention pass failed")
-            await asyncio.sleep(self._interval_s)
+        await self._passes.stop()

@@ -1,0 +1,64 @@
+"""Builds and starts the gRPC server: ImageService, the health service and reflection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from visionstudio.image.v1 import image_service_pb2_grpc
+from visionstudio.server.api.auth import ApiKeys
+from visionstudio.server.api.grpc.interceptor import ServiceInterceptor
+from visionstudio.server.api.grpc.servicer import ImageService
+from visionstudio.server.api.readiness import SERVICE_NAME
+from visionstudio.server.api.tls import Tls
+from visionstudio.server.jobs.queries import JobQueries
+from visionstudio.server.jobs.runner import ImageStudio
+from visionstudio.server.observability.metrics import Metrics
+from visionstudio.server.settings import Settings
+
+
+@dataclass
+class GrpcSurface:
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+
+
+def _options(settings: Settings) -> list[tuple[str, int]]:
+    return [
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        # Image calls are long and often idle; pings keep them alive through proxies.
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+    ]
+
+
+async def start_grpc(
+    settings: Settings,
+    keys: ApiKeys,
+    metrics: Metrics,
+    studio: ImageStudio,
+    queries: JobQueries,
+    health_servicer: health.aio.HealthServicer,
+    tls: Tls | None,
+) -> GrpcSurface:
+    server = grpc.aio.server(
+        interceptors=[ServiceInterceptor(keys, metrics)], options=_options(settings)
+    )
+    image_service_pb2_grpc.add_ImageServiceServicer_to_server(
+        ImageService(studio, queries, max_call_s=settings.max_call_s), server
+    )
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    address = f"{settings.host}:{settings.grpc_port}"
+    port = server.add_secure_port(address, tls.grpc) if tls else server.add_insecure_port(address)
+    await server.start()
+    await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    return GrpcSurface(server, port, health_servicer)
