@@ -68,62 +68,44 @@ def _ratio(value: int) -> AspectRatio | None:
     return _enum(_RATIOS, value, "aspect_ratio")
 
 
-def _count(value: int) -> int:
-    return value or 1
+ImageRequest = pb.GenerateImageRequest | pb.EditImageRequest | pb.InpaintRequest
+_OPERATIONS: dict[type[ImageRequest], Operation] = {
+    pb.GenerateImageRequest: Operation.GENERATE,
+    pb.EditImageRequest: Operation.EDIT,
+    pb.InpaintRequest: Operation.INPAINT,
+}
 
 
-def _source(msg: pb.EditImageRequest | pb.InpaintRequest, which: str | None) -> ImageSource | None:
+def _source(req: ImageRequest, oneof: str) -> ImageSource | None:
+    """The `image` or `mask` oneof, on the requests that have it."""
+    if oneof not in req.DESCRIPTOR.oneofs_by_name:
+        return None
+    # The stubs type WhichOneof per message; `oneof` was checked against the descriptor above.
+    which: str | None = req.WhichOneof(oneof)  # type: ignore[arg-type, call-overload]
     if which is None:
         return None
-    value = getattr(msg, which)
+    value = getattr(req, which)
     if isinstance(value, bytes):
         return ImageSource(field=which, data=value)
     return ImageSource(field=which, url=value)
 
 
-def generate_spec(req: pb.GenerateImageRequest) -> JobSpec:
+def to_spec(req: ImageRequest) -> JobSpec:
+    """The core's JobSpec; fields a request type does not have keep the spec's defaults."""
     return JobSpec(
-        operation=Operation.GENERATE,
+        operation=_OPERATIONS[type(req)],
         prompt=req.prompt,
-        number_of_images=_count(req.number_of_images),
-        aspect_ratio=_ratio(req.aspect_ratio),
+        number_of_images=req.number_of_images or 1,
+        aspect_ratio=_ratio(getattr(req, "aspect_ratio", pb.ASPECT_RATIO_UNSPECIFIED)),
         quality=_enum(_QUALITIES, req.quality, "quality"),
-        background=_enum(_BACKGROUNDS, req.background, "background"),
+        background=_enum(_BACKGROUNDS, getattr(req, "background", 0), "background"),
         output_format=_enum(_FORMATS, req.output_format, "output_format"),
         include_data=req.include_data,
-        partial_images=req.partial_images,
-        idempotency_key=req.idempotency_key,
-    )
-
-
-def edit_spec(req: pb.EditImageRequest) -> JobSpec:
-    return JobSpec(
-        operation=Operation.EDIT,
-        prompt=req.prompt,
-        number_of_images=_count(req.number_of_images),
-        aspect_ratio=_ratio(req.aspect_ratio),
-        quality=_enum(_QUALITIES, req.quality, "quality"),
-        background=_enum(_BACKGROUNDS, req.background, "background"),
-        output_format=_enum(_FORMATS, req.output_format, "output_format"),
-        include_data=req.include_data,
-        image=_source(req, req.WhichOneof("image")),
-        partial_images=req.partial_images,
-        idempotency_key=req.idempotency_key,
-    )
-
-
-def inpaint_spec(req: pb.InpaintRequest) -> JobSpec:
-    return JobSpec(
-        operation=Operation.INPAINT,
-        prompt=req.prompt,
-        number_of_images=_count(req.number_of_images),
-        quality=_enum(_QUALITIES, req.quality, "quality"),
-        output_format=_enum(_FORMATS, req.output_format, "output_format"),
-        include_data=req.include_data,
-        image=_source(req, req.WhichOneof("image")),
-        mask=_source(req, req.WhichOneof("mask")),
-        inpaint_border_only=req.inpaint_border_only,
-        border_percentage=req.border_percentage,
+        image=_source(req, "image"),
+        mask=_source(req, "mask"),
+        partial_images=getattr(req, "partial_images", 0),
+        inpaint_border_only=getattr(req, "inpaint_border_only", False),
+        border_percentage=getattr(req, "border_percentage", 0.0),
         idempotency_key=req.idempotency_key,
     )
 

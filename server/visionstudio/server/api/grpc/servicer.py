@@ -41,19 +41,19 @@ class ImageService(pb_grpc.ImageServiceServicer):
     async def GenerateImage(
         self, request: pb.GenerateImageRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.ImageEvent]:
-        async for event in self._run(proto_mapping.generate_spec(request), context):
+        async for event in self._run(proto_mapping.to_spec(request), context):
             yield event
 
     async def EditImage(
         self, request: pb.EditImageRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.ImageEvent]:
-        async for event in self._run(proto_mapping.edit_spec(request), context):
+        async for event in self._run(proto_mapping.to_spec(request), context):
             yield event
 
     async def Inpaint(
         self, request: pb.InpaintRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.ImageEvent]:
-        async for event in self._run(proto_mapping.inpaint_spec(request), context):
+        async for event in self._run(proto_mapping.to_spec(request), context):
             yield event
 
     async def GetJob(
