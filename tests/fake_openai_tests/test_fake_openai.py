@@ -33,8 +33,8 @@ from tests.fake_openai import (
     Failure,
     FakeOpenAI,
     FakeOpenAIConfig,
-    _duration,
 )
+from tests.fake_openai.ratelimit import duration as _duration
 from tests.support.harness import eventually
 
 MODEL = "gpt-image-2"
