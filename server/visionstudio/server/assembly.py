@@ -103,7 +103,9 @@ async def start(
     database_url = settings.database_url or ""
     if shared_budget and not database_url.startswith(("postgresql://", "postgres://")):
         raise ValueError("VISIONSTUDIO_PROVIDER_BUDGET_SHARED needs a PostgreSQL database_url")
-    jobs, blobs = await open_stores(settings)
+    jobs, blobs = await open_stores(
+        database_url=settings.database_url, blob_url=settings.blob_url, data_dir=data_dir
+    )
     if shared_budget:
         tokens = await PostgresTokens.open(
             database_url, settings.provider_account, budget.per_minute
