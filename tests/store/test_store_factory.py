@@ -1,11 +1,10 @@
-"""Stores chosen by configuration alone: two URLs, both defaulting to the data directory."""
+"""Stores chosen by two URLs, both defaulting to the data directory."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from visionstudio.server.settings import Settings
 from visionstudio.server.store import (
     LocalBlobStore,
     PostgresJobStore,
@@ -18,7 +17,7 @@ from tests.support.store_services import PostgresServer, postgres_server, s3_buc
 
 
 async def test_the_defaults_live_in_the_data_dir(tmp_path: Path) -> None:
-    jobs, blobs = await open_stores(Settings(data_dir=tmp_path))
+    jobs, blobs = await open_stores(database_url=None, blob_url=None, data_dir=tmp_path)
     try:
         assert isinstance(jobs, SqliteJobStore) and isinstance(blobs, LocalBlobStore)
         await blobs.put("images/a.png", b"x", "image/png")
@@ -29,12 +28,12 @@ async def test_the_defaults_live_in_the_data_dir(tmp_path: Path) -> None:
     assert (tmp_path / "blobs" / "images" / "a.png").read_bytes() == b"x"
 
 
-async def test_file_urls_name_absolute_paths(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("VISIONSTUDIO_DATABASE_URL", f"sqlite://{tmp_path}/elsewhere/jobs.db")
-    monkeypatch.setenv("VISIONSTUDIO_BLOB_URL", f"file://{tmp_path}/images-here")
-    jobs, blobs = await open_stores(Settings(data_dir=tmp_path / "data"))
+async def test_file_urls_name_absolute_paths(tmp_path: Path) -> None:
+    jobs, blobs = await open_stores(
+        database_url=f"sqlite://{tmp_path}/elsewhere/jobs.db",
+        blob_url=f"file://{tmp_path}/images-here",
+        data_dir=tmp_path / "data",
+    )
     try:
         await blobs.put("images/a.png", b"x", "image/png")
     finally:
@@ -66,9 +65,8 @@ async def test_file_urls_name_absolute_paths(
 async def test_a_bad_url_fails_at_start_and_opens_nothing(
     tmp_path: Path, database_url: str | None, blob_url: str | None, message: str
 ) -> None:
-    settings = Settings(data_dir=tmp_path, database_url=database_url, blob_url=blob_url)
     with pytest.raises(ValueError, match=message) as caught:
-        await open_stores(settings)
+        await open_stores(database_url=database_url, blob_url=blob_url, data_dir=tmp_path)
     assert "hunter2" not in str(caught.value)
     assert not (tmp_path / "jobs.sqlite3").exists()
 
@@ -78,12 +76,11 @@ async def test_postgresql_and_s3_urls_select_the_shared_stores(
     postgres_server: PostgresServer,  # noqa: F811
     s3_bucket: str,  # noqa: F811
 ) -> None:
-    settings = Settings(
-        data_dir=tmp_path,
+    jobs, blobs = await open_stores(
         database_url=await postgres_server.create_database(),
         blob_url=f"s3://{s3_bucket}/prefix",
+        data_dir=tmp_path,
     )
-    jobs, blobs = await open_stores(settings)
     try:
         assert isinstance(jobs, PostgresJobStore) and isinstance(blobs, S3BlobStore)
     finally:

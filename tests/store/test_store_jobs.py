@@ -1,100 +1,17 @@
-"""One contract for every JobStore: SQLite (the default) and PostgreSQL (a real server)."""
+"""Storing jobs and images, idempotency keys and purging: one contract for every backend."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import replace
 
-import asyncpg
 import pytest
 from visionstudio.server.jobs.spec import Usage
-from visionstudio.server.store import (
-    ImageRecord,
-    JobRecord,
-    JobStore,
-    PostgresJobStore,
-    SqliteJobStore,
-)
-from visionstudio.server.store.schema import migrations
+from visionstudio.server.store import JobStatus, JobStore
 
-from tests.support.store_services import PostgresServer, postgres_server  # noqa: F401
-
-T0 = 1_700_000_000.0
-
-
-@dataclass
-class Backend:
-    """Opens stores on one database; several stores stand for several replicas."""
-
-    name: str
-    opener: Callable[[], Awaitable[JobStore]]
-    opened: list[JobStore] = field(default_factory=list)
-
-    async def open(self) -> JobStore:
-        store = await self.opener()
-        self.opened.append(store)
-        return store
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    if request.param == "sqlite":
-        path = tmp_path / "jobs.sqlite3"
-        backend = Backend("sqlite", lambda: SqliteJobStore.open(path))
-    else:
-        # (Requested by name, so the SQLite half runs without starting PostgreSQL.)
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        url = await server.create_database()
-        backend = Backend("postgres", lambda: PostgresJobStore.open(url))
-    try:
-        yield backend
-    finally:
-        for store in backend.opened:
-            await store.close()
-
-
-@pytest.fixture
-async def store(backend: Backend) -> JobStore:
-    return await backend.open()
-
-
-def new_job(
-    caller: str = "key-a",
-    *,
-    idempotency_key: str | None = None,
-    request_hash: str | None = None,
-    created_at: float = 0.0,
-) -> JobRecord:
-    return JobRecord(
-        id=uuid.uuid4().hex,
-        rpc="generate",
-        caller=caller,
-        model="gpt-image-2",
-        params={"prompt": "an owl", "number_of_images": 2, "nested": {"a": [1, 2]}},
-        created_at=created_at,
-        idempotency_key=idempotency_key,
-        request_hash=request_hash,
-        number_of_images=2,
-    )
-
-
-def new_image(job_id: str, index: int) -> ImageRecord:
-    image_id = uuid.uuid4().hex
-    return ImageRecord(
-        id=image_id,
-        job_id=job_id,
-        index=index,
-        blob_key=f"images/{image_id}.png",
-        mime_type="image/png",
-        width=1024,
-        height=768,
-        size_bytes=1000 + index,
-    )
+from tests.store.conftest import Backend
+from tests.store.samples import T0, new_image, new_job
 
 
 async def test_create_then_get_round_trips_every_field(store: JobStore) -> None:
@@ -118,17 +35,17 @@ async def test_images_are_listed_in_the_order_they_were_stored(store: JobStore) 
     assert await store.get_image(images[1].id) == listed[1]
     assert await store.get_image("missing") is None
     assert await store.list_images("missing") == []
-    stored = await store.get_job(job.id)
-    assert stored is not None and stored.image_ids == [i.id for i in images]
 
 
 async def test_finish_records_status_usage_and_error(store: JobStore) -> None:
     job, _ = await store.create_job(new_job())
     usage = Usage(input_tokens=10, input_text_tokens=7, input_image_tokens=3, output_tokens=90)
-    await store.finish_job(job.id, "partial", usage, "1 of 2 images failed")
+    await store.finish_job(job.id, JobStatus.PARTIAL, usage, "1 of 2 images failed")
     stored = await store.get_job(job.id)
     assert stored is not None
     assert (stored.status, stored.usage, stored.error) == ("partial", usage, "1 of 2 images failed")
+    # Read back as the enum, which still equals the plain string callers compare with.
+    assert stored.status is JobStatus.PARTIAL
     assert stored.updated_at >= stored.created_at
 
 
@@ -174,73 +91,6 @@ async def test_concurrent_creates_with_one_key_make_one_job(
     assert len(page.jobs) == (2 if expired_holder else 1)
 
 
-async def test_list_jobs_filters_by_status_and_time(store: JobStore) -> None:
-    jobs = [(await store.create_job(new_job(created_at=T0 + i)))[0] for i in range(6)]
-    for job in jobs[::2]:
-        await store.finish_job(job.id, "succeeded", Usage())
-    page = await store.list_jobs("key-a", status="succeeded")
-    assert [j.id for j in page.jobs] == [jobs[4].id, jobs[2].id, jobs[0].id]
-    page = await store.list_jobs("key-a", created_after=T0 + 1, created_before=T0 + 4)
-    assert [j.id for j in page.jobs] == [jobs[3].id, jobs[2].id, jobs[1].id]
-    page = await store.list_jobs("key-a", status="running", created_after=T0 + 2)
-    assert [j.id for j in page.jobs] == [jobs[5].id, jobs[3].id]
-    assert page.next_page_token is None
-
-
-async def test_pages_go_newest_first_without_gaps_or_repeats(store: JobStore) -> None:
-    # Three jobs share each second, so the id has to break the ties.
-    jobs = [(await store.create_job(new_job(created_at=T0 + i // 3)))[0] for i in range(25)]
-    expected = [j.id for j in sorted(jobs, key=lambda j: (j.created_at, j.id), reverse=True)]
-    seen: list[str] = []
-    token: str | None = None
-    sizes = []
-    while True:
-        page = await store.list_jobs("key-a", page_size=10, page_token=token)
-        seen.extend(j.id for j in page.jobs)
-        sizes.append(len(page.jobs))
-        if page.next_page_token is None:
-            break
-        token = page.next_page_token
-        # A job created while paging is newer than every page: it shifts nothing.
-        await store.create_job(new_job())
-    assert sizes == [10, 10, 5]
-    assert seen == expected
-
-
-async def test_bad_page_requests_are_refused(store: JobStore) -> None:
-    with pytest.raises(ValueError, match="page token"):
-        await store.list_jobs("key-a", page_token="not a token")
-    with pytest.raises(ValueError, match="page_size"):
-        await store.list_jobs("key-a", page_size=0)
-
-
-async def test_a_caller_sees_only_its_own_jobs(store: JobStore) -> None:
-    mine, _ = await store.create_job(new_job("key-a"))
-    theirs, _ = await store.create_job(new_job("key-b"))
-    await store.add_image(new_image(theirs.id, 0))
-    await store.finish_job(theirs.id, "succeeded", Usage(total_tokens=50))
-    assert [j.id for j in (await store.list_jobs("key-a")).jobs] == [mine.id]
-    assert [j.id for j in (await store.list_jobs("key-b")).jobs] == [theirs.id]
-    totals = await store.usage("key-a")
-    assert (totals.jobs, totals.images, totals.usage) == (1, 0, Usage())
-
-
-async def test_usage_sums_tokens_and_images_over_a_time_range(store: JobStore) -> None:
-    for i, usage in enumerate(
-        [Usage(10, 6, 4, 100, 110), Usage(20, 20, 0, 200, 220), Usage(1, 1, 0, 1, 2)]
-    ):
-        job, _ = await store.create_job(new_job(created_at=T0 + i * 10))
-        for index in range(i + 1):
-            await store.add_image(new_image(job.id, index))
-        await store.finish_job(job.id, "succeeded", usage)
-    await store.create_job(new_job(created_at=T0 + 5))  # running: no usage yet
-    totals = await store.usage("key-a")
-    assert (totals.jobs, totals.images, totals.usage) == (4, 6, Usage(31, 27, 4, 301, 332))
-    totals = await store.usage("key-a", since=T0 + 5, until=T0 + 20)
-    assert (totals.jobs, totals.images, totals.usage) == (2, 2, Usage(20, 20, 0, 200, 220))
-    assert (await store.usage("nobody")).usage == Usage()
-
-
 async def test_purge_removes_old_finished_jobs_and_returns_their_blob_keys(
     store: JobStore,
 ) -> None:
@@ -272,59 +122,3 @@ async def test_reopening_keeps_the_data_and_the_schema(backend: Backend) -> None
     job, _ = await first.create_job(new_job())
     second = await backend.open()
     assert await second.get_job(job.id) == job
-
-
-# --- Backend-specific -----------------------------------------------------------------------
-
-# The schema databases had before versioned migrations; they must open and keep their jobs.
-LEGACY_SCHEMA = """
-CREATE TABLE jobs (id TEXT PRIMARY KEY, rpc TEXT NOT NULL, caller TEXT NOT NULL,
-    model TEXT NOT NULL, params TEXT NOT NULL, status TEXT NOT NULL,
-    image_ids TEXT NOT NULL DEFAULT '[]', usage TEXT, error TEXT,
-    created_at REAL NOT NULL, updated_at REAL NOT NULL);
-CREATE TABLE images (id TEXT PRIMARY KEY, job_id TEXT NOT NULL REFERENCES jobs(id),
-    idx INTEGER NOT NULL, blob_key TEXT NOT NULL, mime_type TEXT NOT NULL,
-    width INTEGER NOT NULL, height INTEGER NOT NULL, size_bytes INTEGER NOT NULL,
-    created_at REAL NOT NULL);
-CREATE INDEX images_job ON images(job_id);
-INSERT INTO jobs VALUES ('old', 'generate', 'key-a', 'm', '{"prompt": "x"}', 'succeeded',
-    '["img"]', '{"total_tokens": 5}', NULL, 1.0, 2.0);
-INSERT INTO images VALUES ('img', 'old', 0, 'images/img.png', 'image/png', 8, 8, 10, 1.5);
-"""
-
-
-async def test_sqlite_adopts_a_database_from_before_migrations(tmp_path: Path) -> None:
-    path = tmp_path / "jobs.sqlite3"
-    with sqlite3.connect(path) as db:
-        db.executescript(LEGACY_SCHEMA)
-    store = await SqliteJobStore.open(path)
-    try:
-        job = await store.get_job("old")
-        assert job is not None and job.usage == Usage(total_tokens=5)
-        assert (job.image_ids, job.idempotency_key, job.number_of_images) == (["img"], None, 1)
-        image = await store.get_image("img")
-        assert image is not None and image.caller == "key-a"
-    finally:
-        await store.close()
-    with sqlite3.connect(path) as db:
-        versions = [row[0] for row in db.execute("SELECT version FROM schema_migrations")]
-    assert versions == [m.version for m in migrations("sqlite")]
-
-
-async def test_postgres_replicas_starting_together_migrate_once(
-    postgres_server: PostgresServer,  # noqa: F811
-) -> None:
-    url = await postgres_server.create_database()
-    stores = await asyncio.gather(*(PostgresJobStore.open(url) for _ in range(3)))
-    try:
-        conn = await asyncpg.connect(url)
-        try:
-            versions = [
-                r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")
-            ]
-        finally:
-            await conn.close()
-        assert versions == [m.version for m in migrations("postgres")]
-    finally:
-        for store in stores:
-            await store.close()

@@ -62,8 +62,8 @@ async def test_generated_images_are_kept_in_postgresql_and_s3(
     try:
         job = await jobs.get_job(job_id)
         assert job is not None and job.status == "succeeded"
-        assert sorted(job.image_ids) == sorted(i.image_id for i in images)
         records = await jobs.list_images(job_id)
+        assert sorted(r.id for r in records) == sorted(i.image_id for i in images)
     finally:
         await jobs.close()
 

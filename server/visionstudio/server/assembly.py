@@ -177,7 +177,9 @@ async def _core(settings: Settings, signer: UrlSigner) -> Core:
     )
     provider = _provider(settings, metrics, budget)
     await _share_budget(settings, budget)
-    jobs, blobs = await open_stores(settings)
+    jobs, blobs = await open_stores(
+        database_url=settings.database_url, blob_url=settings.blob_url, data_dir=settings.data_dir
+    )
     fetcher = _fetcher(settings)
     queries = JobQueries(
         jobs=jobs,

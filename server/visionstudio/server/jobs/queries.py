@@ -15,8 +15,14 @@ from visionstudio.server.errors import DeadlineExceeded, JobFailed, NotFound
 from visionstudio.server.jobs.events import Accepted, Finished, ImageReady, JobEvent, Progress
 from visionstudio.server.jobs.links import UrlSigner
 from visionstudio.server.jobs.spec import Usage
-from visionstudio.server.store import BlobStore, ImageRecord, JobPage, JobRecord, JobStore
-from visionstudio.server.store.jobs import UsageTotals
+from visionstudio.server.store import (
+    BlobStore,
+    ImageRecord,
+    JobPage,
+    JobRecord,
+    JobStore,
+    UsageTotals,
+)
 
 
 @dataclass(frozen=True)

@@ -1,27 +1,29 @@
 """Persistence of results: image blobs and job records.
 
 Defaults need no set-up (SQLite and a directory under the data dir); PostgreSQL and an
-S3-compatible bucket let several replicas share them. `open_stores` picks by configuration.
+S3-compatible bucket let several replicas share them. `open_stores` picks by URL.
 """
 
-from visionstudio.server.store.blobs import BlobStore, LocalBlobStore
+from visionstudio.server.store.blobs import LocalBlobStore
 from visionstudio.server.store.factory import open_stores
-from visionstudio.server.store.jobs import (
+from visionstudio.server.store.postgres import PostgresJobStore
+from visionstudio.server.store.protocols import BlobStore, JobStore
+from visionstudio.server.store.records import (
     ImageRecord,
     JobPage,
     JobRecord,
-    JobStore,
-    SqliteJobStore,
+    JobStatus,
     UsageTotals,
 )
-from visionstudio.server.store.postgres import PostgresJobStore
 from visionstudio.server.store.s3 import S3BlobStore
+from visionstudio.server.store.sqlite import SqliteJobStore
 
 __all__ = [
     "BlobStore",
     "ImageRecord",
     "JobPage",
     "JobRecord",
+    "JobStatus",
     "JobStore",
     "LocalBlobStore",
     "PostgresJobStore",

@@ -1,4 +1,4 @@
-"""Chooses the stores from configuration alone: two URLs, both defaulting to the data directory.
+"""Chooses the stores from two URLs, both defaulting to the data directory.
 
 - ``VISIONSTUDIO_DATABASE_URL``: unset -> SQLite ``<data_dir>/jobs.sqlite3``;
   ``sqlite:///abs/path.db``; ``postgresql://user:pass@host:port/db``.
@@ -12,24 +12,28 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from visionstudio.server.settings import Settings
-from visionstudio.server.store.blobs import BlobStore, LocalBlobStore
-from visionstudio.server.store.jobs import JobStore, SqliteJobStore
+from visionstudio.server.store.blobs import LocalBlobStore
 from visionstudio.server.store.postgres import PostgresJobStore
+from visionstudio.server.store.protocols import BlobStore, JobStore
 from visionstudio.server.store.s3 import S3BlobStore
+from visionstudio.server.store.sqlite import SqliteJobStore
 
+# The settings the URLs come from, named in errors.
 DATABASE_URL = "VISIONSTUDIO_DATABASE_URL"
 BLOB_URL = "VISIONSTUDIO_BLOB_URL"
 
 
-async def open_stores(settings: Settings) -> tuple[JobStore, BlobStore]:
-    """Opens (and migrates) the job store, then the blob store.
+async def open_stores(
+    *, database_url: str | None, blob_url: str | None, data_dir: Path
+) -> tuple[JobStore, BlobStore]:
+    """Opens (and migrates) the job store, then the blob store; a None URL means the default
+    in `data_dir`.
 
     Both URLs are checked before either store is opened, so a bad one fails at start with a
     ValueError that names the setting.
     """
-    open_jobs = _job_store(settings.database_url, settings.data_dir)
-    open_blobs = _blob_store(settings.blob_url, settings.data_dir)
+    open_jobs = _job_store(database_url, data_dir)
+    open_blobs = _blob_store(blob_url, data_dir)
     jobs = await open_jobs()
     try:
         blobs = await open_blobs()

@@ -1,0 +1,96 @@
+"""What the service needs of its stores; the backends are chosen by configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from visionstudio.server.jobs.spec import Usage
+from visionstudio.server.store.records import ImageRecord, JobPage, JobRecord, UsageTotals
+
+
+class JobStore(Protocol):
+    async def create_job(
+        self, job: JobRecord, *, idempotency_window_s: float = 86400
+    ) -> tuple[JobRecord, bool]:
+        """Inserts `job` and returns (job, True).
+
+        When job.idempotency_key is set and the same caller already has a job with that key
+        created within the window, inserts nothing and returns (that job, False), atomically,
+        also across replicas sharing a database. An expired holder of the key gives it up.
+        """
+        ...
+
+    async def add_image(self, image: ImageRecord) -> None: ...
+
+    async def finish_job(
+        self,
+        job_id: str,
+        status: str,
+        usage: Usage,
+        error: str | None = None,
+        *,
+        release_key: bool = False,
+    ) -> None:
+        """Records the end of a job; `release_key` frees its idempotency key (for a request
+        refused before any work, so a repeat is judged afresh)."""
+        ...
+
+    async def get_job(self, job_id: str) -> JobRecord | None: ...
+
+    async def get_image(self, image_id: str) -> ImageRecord | None:
+        """The image, with `caller` filled from its job."""
+        ...
+
+    async def list_images(self, job_id: str) -> list[ImageRecord]:
+        """The job's images in the order they were stored."""
+        ...
+
+    async def list_jobs(
+        self,
+        caller: str,
+        *,
+        status: str | None = None,
+        created_after: float | None = None,
+        created_before: float | None = None,
+        page_size: int = 50,
+        page_token: str | None = None,
+    ) -> JobPage:
+        """The caller's jobs, newest first; created_after <= created_at < created_before.
+
+        The token is opaque and stable: keyset pagination on (created_at, id), so jobs created
+        while paging neither shift nor repeat the pages. Raises ValueError for a bad token.
+        """
+        ...
+
+    async def usage(
+        self, caller: str, *, since: float | None = None, until: float | None = None
+    ) -> UsageTotals:
+        """The caller's jobs created in since <= created_at < until, their images and tokens."""
+        ...
+
+    async def purge(self, older_than: float) -> list[str]:
+        """Deletes the jobs created before `older_than` (unix time) that are not running, and
+        their image records; returns the deleted images' blob keys."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class BlobStore(Protocol):
+    """Image bytes by key."""
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        """Deletes the keys; a key that does not exist is not an error."""
+        ...
+
+    async def presigned_url(self, key: str, ttl_s: int) -> str | None:
+        """A URL that loads the blob for `ttl_s` seconds without credentials, or None when the
+        store has no URLs of its own (the service then signs its own)."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,99 @@
+"""What a job store on SQL does the same way on SQLite and PostgreSQL.
+
+A backend supplies how to run a statement (`_fetch`, `_execute`) and the operations whose
+concurrency it handles its own way: create_job (idempotency keys), add_image, purge.
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from visionstudio.server.jobs.spec import Usage
+from visionstudio.server.store import sql
+from visionstudio.server.store.paging import check_page_size, decode_page_token, page_of
+from visionstudio.server.store.records import ImageRecord, JobPage, JobRecord, UsageTotals
+
+
+class SqlJobStore(abc.ABC):
+    dialect: ClassVar[sql.Dialect]
+
+    @abc.abstractmethod
+    async def _fetch(self, statement: str, args: Sequence[Any]) -> Sequence[sql.Row]:
+        """The rows `statement` answers; it has ``?`` placeholders."""
+
+    @abc.abstractmethod
+    async def _execute(self, statement: str, args: Sequence[Any]) -> None:
+        """Runs one write in a transaction of its own."""
+
+    async def _fetch_one(self, statement: str, args: Sequence[Any]) -> sql.Row | None:
+        rows = await self._fetch(statement, args)
+        return rows[0] if rows else None
+
+    async def finish_job(
+        self,
+        job_id: str,
+        status: str,
+        usage: Usage,
+        error: str | None = None,
+        *,
+        release_key: bool = False,
+    ) -> None:
+        args = (status, sql.usage_json(usage), error, time.time(), release_key, job_id)
+        await self._execute(sql.FINISH_JOB, args)
+
+    async def get_job(self, job_id: str) -> JobRecord | None:
+        row = await self._fetch_one(sql.SELECT_JOB, (job_id,))
+        return sql.job_from_row(row) if row is not None else None
+
+    async def get_image(self, image_id: str) -> ImageRecord | None:
+        row = await self._fetch_one(f"{sql.SELECT_IMAGES} WHERE images.id = ?", (image_id,))
+        return sql.image_from_row(row) if row is not None else None
+
+    async def list_images(self, job_id: str) -> list[ImageRecord]:
+        rows = await self._fetch(
+            f"{sql.SELECT_IMAGES} WHERE images.job_id = ? ORDER BY {self.dialect.image_order}",
+            (job_id,),
+        )
+        return [sql.image_from_row(row) for row in rows]
+
+    async def list_jobs(
+        self,
+        caller: str,
+        *,
+        status: str | None = None,
+        created_after: float | None = None,
+        created_before: float | None = None,
+        page_size: int = 50,
+        page_token: str | None = None,
+    ) -> JobPage:
+        check_page_size(page_size)
+        where = ["caller = ?"]
+        args: list[Any] = [caller]
+        if status is not None:
+            where.append("status = ?")
+            args.append(status)
+        if created_after is not None:
+            where.append("created_at >= ?")
+            args.append(created_after)
+        if created_before is not None:
+            where.append("created_at < ?")
+            args.append(created_before)
+        if page_token is not None:
+            where.append("(created_at, id) < (?, ?)")
+            args.extend(decode_page_token(page_token))
+        rows = await self._fetch(
+            f"SELECT {sql.JOB_COLUMNS} FROM jobs WHERE {' AND '.join(where)}"
+            " ORDER BY created_at DESC, id DESC LIMIT ?",
+            (*args, page_size + 1),
+        )
+        return page_of([sql.job_from_row(row) for row in rows], page_size)
+
+    async def usage(
+        self, caller: str, *, since: float | None = None, until: float | None = None
+    ) -> UsageTotals:
+        row = await self._fetch_one(*sql.usage_query(self.dialect, caller, since, until))
+        assert row is not None  # an aggregate always answers one row
+        return sql.usage_totals(row)
