@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import grpc
-from visionstudio.client.client import (
+from visionstudio.client import (
     ASPECT_RATIOS,
     BACKGROUNDS,
     DEFAULT_TARGET,
@@ -22,6 +22,7 @@ from visionstudio.client.client import (
     AsyncImageClient,
     describe_error,
 )
+from visionstudio.client.options import ImageOptions, SceneOptions
 from visionstudio.image.v1 import image_service_pb2 as pb
 
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
@@ -141,28 +142,12 @@ def _read_file(path: str) -> bytes:
 
 
 def _generate(client: AsyncImageClient, args: argparse.Namespace) -> AsyncIterator[pb.ImageEvent]:
-    return client.generate(
-        args.prompt,
-        number_of_images=args.number_of_images,
-        aspect_ratio=args.aspect_ratio,
-        quality=args.quality,
-        background=args.background,
-        output_format=args.output_format,
-        include_data=True,
-    )
+    return client.generate(args.prompt, **_scene_options(args))
 
 
 def _edit(client: AsyncImageClient, args: argparse.Namespace) -> AsyncIterator[pb.ImageEvent]:
-    return client.edit(
-        args.prompt,
-        args.image if args.image is not None else args.image_url,
-        number_of_images=args.number_of_images,
-        aspect_ratio=args.aspect_ratio,
-        quality=args.quality,
-        background=args.background,
-        output_format=args.output_format,
-        include_data=True,
-    )
+    image = args.image if args.image is not None else args.image_url
+    return client.edit(args.prompt, image, **_scene_options(args))
 
 
 def _inpaint(client: AsyncImageClient, args: argparse.Namespace) -> AsyncIterator[pb.ImageEvent]:
@@ -173,11 +158,26 @@ def _inpaint(client: AsyncImageClient, args: argparse.Namespace) -> AsyncIterato
         mask=args.mask if args.mask is not None else args.mask_url,
         inpaint_border_only=border,
         border_percentage=args.border if border else 0.0,
-        number_of_images=args.number_of_images,
-        quality=args.quality,
-        output_format=args.output_format,
-        include_data=True,
+        **_image_options(args),
     )
+
+
+def _image_options(args: argparse.Namespace) -> ImageOptions:
+    # The CLI always saves the images, so it asks for their bytes.
+    return {
+        "number_of_images": args.number_of_images,
+        "quality": args.quality,
+        "output_format": args.output_format,
+        "include_data": True,
+    }
+
+
+def _scene_options(args: argparse.Namespace) -> SceneOptions:
+    return {
+        **_image_options(args),
+        "aspect_ratio": args.aspect_ratio,
+        "background": args.background,
+    }
 
 
 async def _run(args: argparse.Namespace, api_key: str) -> None:
