@@ -68,27 +68,18 @@ def decode(data: bytes) -> Image.Image:
 
 def rich_error(err: grpc.aio.AioRpcError) -> dict[str, object]:
     """The google.rpc.Status details of a failed call: reason, metadata and field violations."""
-    from google.rpc import error_details_pb2, status_pb2
+    from google.rpc import error_details_pb2
+    from visionstudio.client.errors import error_details
 
     found: dict[str, object] = {"fields": [], "reason": None, "metadata": {}, "retry": None}
-    for key, value in err.trailing_metadata() or ():
-        if key != "grpc-status-details-bin":
-            continue
-        status = status_pb2.Status.FromString(bytes(value))  # type: ignore[arg-type]
-        for detail in status.details:
-            if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-                bad = error_details_pb2.BadRequest()
-                detail.Unpack(bad)
-                found["fields"] = [v.field for v in bad.field_violations]
-            elif detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-                info = error_details_pb2.ErrorInfo()
-                detail.Unpack(info)
-                found["reason"] = info.reason
-                found["metadata"] = dict(info.metadata)
-            elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-                retry = error_details_pb2.RetryInfo()
-                detail.Unpack(retry)
-                found["retry"] = retry.retry_delay.ToTimedelta().total_seconds()
+    for detail in error_details(err):
+        if isinstance(detail, error_details_pb2.BadRequest):
+            found["fields"] = [v.field for v in detail.field_violations]
+        elif isinstance(detail, error_details_pb2.ErrorInfo):
+            found["reason"] = detail.reason
+            found["metadata"] = dict(detail.metadata)
+        elif isinstance(detail, error_details_pb2.RetryInfo):
+            found["retry"] = detail.retry_delay.ToTimedelta().total_seconds()
     return found
 
 

@@ -1,19 +1,18 @@
 """The `visionstudio` command: generate, edit and inpaint images and save them as they arrive.
 
-Saved paths go to stdout, one per line, for scripts; progress and the summary go to stderr.
+Saved paths go to stdout, one per line, for scripts; progress and the summary go to stderr
+(see cli_output).
 """
 
 import argparse
 import asyncio
 import os
-import re
 import sys
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import grpc
-from visionstudio.client.client import (
+from visionstudio.client import (
     ASPECT_RATIOS,
     BACKGROUNDS,
     DEFAULT_TARGET,
@@ -22,9 +21,9 @@ from visionstudio.client.client import (
     AsyncImageClient,
     describe_error,
 )
+from visionstudio.client.cli_output import save_events
+from visionstudio.client.options import ImageOptions, SceneOptions
 from visionstudio.image.v1 import image_service_pb2 as pb
-
-_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
 _Command = Callable[[AsyncImageClient, argparse.Namespace], AsyncIterator[pb.ImageEvent]]
 
@@ -141,28 +140,12 @@ def _read_file(path: str) -> bytes:
 
 
 def _generate(client: AsyncImageClient, args: argparse.Namespace) -> AsyncIterator[pb.ImageEvent]:
-    return client.generate(
-        args.prompt,
-        number_of_images=args.number_of_images,
-        aspect_ratio=args.aspect_ratio,
-        quality=args.quality,
-        background=args.background,
-        output_format=args.output_format,
-        include_data=True,
-    )
+    return client.generate(args.prompt, **_scene_options(args))
 
 
 def _edit(client: AsyncImageClient, args: argparse.Namespace) -> AsyncIterator[pb.ImageEvent]:
-    return client.edit(
-        args.prompt,
-        args.image if args.image is not None else args.image_url,
-        number_of_images=args.number_of_images,
-        aspect_ratio=args.aspect_ratio,
-        quality=args.quality,
-        background=args.background,
-        output_format=args.output_format,
-        include_data=True,
-    )
+    image = args.image if args.image is not None else args.image_url
+    return client.edit(args.prompt, image, **_scene_options(args))
 
 
 def _inpaint(client: AsyncImageClient, args: argparse.Namespace) -> AsyncIterator[pb.ImageEvent]:
@@ -173,77 +156,32 @@ def _inpaint(client: AsyncImageClient, args: argparse.Namespace) -> AsyncIterato
         mask=args.mask if args.mask is not None else args.mask_url,
         inpaint_border_only=border,
         border_percentage=args.border if border else 0.0,
-        number_of_images=args.number_of_images,
-        quality=args.quality,
-        output_format=args.output_format,
-        include_data=True,
+        **_image_options(args),
     )
+
+
+def _image_options(args: argparse.Namespace) -> ImageOptions:
+    # The CLI always saves the images, so it asks for their bytes.
+    return {
+        "number_of_images": args.number_of_images,
+        "quality": args.quality,
+        "output_format": args.output_format,
+        "include_data": True,
+    }
+
+
+def _scene_options(args: argparse.Namespace) -> SceneOptions:
+    return {
+        **_image_options(args),
+        "aspect_ratio": args.aspect_ratio,
+        "background": args.background,
+    }
 
 
 async def _run(args: argparse.Namespace, api_key: str) -> None:
     call: _Command = args.call
-    out_dir: Path = args.out_dir
-    started = time.monotonic()
-    job_id = "job"  # names the files should a server skip the `accepted` event
-    expected = args.number_of_images
-    received = 0
     async with AsyncImageClient(args.target, api_key, timeout=args.timeout) as client:
-        async for event in call(client, args):
-            kind = event.WhichOneof("event")
-            if kind == "accepted":
-                job_id = event.accepted.job_id
-                expected = event.accepted.number_of_images
-                print(
-                    f"job {job_id}: making {expected} image(s) with {event.accepted.model}",
-                    file=sys.stderr,
-                )
-            elif kind == "image":
-                received += 1
-                _report_image(event.image, out_dir, job_id, f"[{received}/{expected}]", started)
-            elif kind == "summary":
-                _report_summary(event.summary, time.monotonic() - started)
-
-
-def _report_image(
-    image: pb.Image, out_dir: Path, job_id: str, progress: str, started: float
-) -> None:
-    if not image.data:
-        print(f"{progress} image {image.index} has no data; url: {image.url}", file=sys.stderr)
-        return
-    path = _save(image, out_dir, job_id)
-    print(
-        f"{progress} image {image.index} saved -> {path} ({image.width}x{image.height}, "
-        f"{image.mime_type}, {_size(len(image.data))}) in {time.monotonic() - started:.1f}s",
-        file=sys.stderr,
-    )
-    print(path, flush=True)
-
-
-def _save(image: pb.Image, out_dir: Path, job_id: str) -> Path:
-    # The job id comes from the server: keep it from naming a path outside out_dir.
-    stem = re.sub(r"[^A-Za-z0-9_-]", "_", job_id)
-    path = out_dir / f"{stem}-{image.index}.{_EXTENSIONS.get(image.mime_type, 'bin')}"
-    path.write_bytes(image.data)
-    return path
-
-
-def _report_summary(summary: pb.JobSummary, elapsed: float) -> None:
-    usage = summary.usage
-    print(
-        f"job {summary.job_id}: {summary.images_delivered} image(s) in {elapsed:.1f}s; "
-        f"tokens: {usage.input_tokens} in (text {usage.input_text_tokens}, "
-        f"image {usage.input_image_tokens}), {usage.output_tokens} out, "
-        f"{usage.total_tokens} total",
-        file=sys.stderr,
-    )
-
-
-def _size(n: int) -> str:
-    if n < 1000:
-        return f"{n} B"
-    if n < 1_000_000:
-        return f"{n / 1000:.1f} kB"
-    return f"{n / 1_000_000:.1f} MB"
+        await save_events(call(client, args), args.out_dir, args.number_of_images)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,64 @@
+"""`AsyncImageClient`: the ImageService calls on a grpc.aio channel."""
+
+# Postponed annotations: grpc's classes are generic only in their type stubs.
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from types import TracebackType
+from typing import Protocol, Self
+
+import grpc
+from visionstudio.client.calls import ImageCalls, Stub
+from visionstudio.client.channel import open_aio_channel
+from visionstudio.image.v1 import image_service_pb2 as pb
+from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
+
+
+class _Stream(Protocol):
+    """A streaming call as this client uses it, whatever its request type."""
+
+    def __aiter__(self) -> AsyncIterator[pb.ImageEvent]: ...
+    def cancel(self) -> bool: ...
+
+
+_Job = grpc.aio.UnaryUnaryCall[pb.GetJobRequest, pb.Job]
+_JobList = grpc.aio.UnaryUnaryCall[pb.ListJobsRequest, pb.ListJobsResponse]
+_Usage = grpc.aio.UnaryUnaryCall[pb.GetUsageRequest, pb.GetUsageResponse]
+
+
+class AsyncImageClient(ImageCalls[_Stream, AsyncIterator[pb.ImageEvent], _Job, _JobList, _Usage]):
+    """ImageService client on a grpc.aio channel; use `async with` or call `close()`.
+
+    The methods return async iterators that start the call on first iteration and yield each
+    event as it arrives. `timeout` is the default deadline of every call, in seconds.
+    """
+
+    def _connect(
+        self, target: str, tls: grpc.ChannelCredentials | None
+    ) -> Stub[_Stream, _Job, _JobList, _Usage]:
+        self._channel = open_aio_channel(target, tls)
+        return pb_grpc.ImageServiceStub(self._channel)
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def _iterate(self, start: Callable[[], _Stream]) -> AsyncIterator[pb.ImageEvent]:
+        call = start()
+        try:
+            async for event in call:
+                yield event
+        finally:
+            # Stop the stream at once when the caller stops iterating early (whether the job
+            # itself goes on is the server's setting).
+            call.cancel()
