@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 import grpc
 from visionstudio.client import AsyncImageClient
 
-from bench._harness import ServerOptions, Upstream, processes
+from bench.stack import ServerOptions, Upstream, processes
 
 
 async def _worker(

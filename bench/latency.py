@@ -18,7 +18,8 @@ import grpc
 from openai import AsyncOpenAI
 from visionstudio.client import AsyncImageClient
 
-from bench._harness import CLIENT_KEY, MODEL, UPSTREAM_KEY, Upstream, pct, processes
+from bench.readings import pct
+from bench.stack import CLIENT_KEY, MODEL, UPSTREAM_KEY, Upstream, processes
 
 
 async def _direct(base_url: str, runs: int) -> list[float]:
@@ -77,8 +78,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--json", action="store_true", help="print JSON only")
     args = parser.parse_args()
-    grpc_verbosity = os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-    del grpc_verbosity
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     result = asyncio.run(_run(args.latency, args.runs))
     if args.json:
         print(json.dumps(result))

@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import sys
 import time
 from collections import Counter
@@ -30,17 +29,14 @@ from typing import Any
 import grpc
 from visionstudio.client import AsyncImageClient
 
-from bench._harness import (
-    CLIENT_KEY,
+from bench.readings import (
     HealthProbe,
-    ServerOptions,
-    Stack,
-    Upstream,
     cpu_seconds,
-    pct,
+    idle_and_loaded,
+    p50_p99_max_ms,
     proc_status_kib,
-    processes,
 )
+from bench.stack import CLIENT_KEY, ServerOptions, Stack, Upstream, processes
 
 STREAMS_PER_CHANNEL = 100  # like a client pool: one HTTP/2 connection per 100 streams
 CALL_TIMEOUT_S = 120.0
@@ -105,13 +101,8 @@ async def _load(server: Stack, streams: int, rounds: int, n: int, ramp_s: float)
 
 
 def _stats(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {"p50_ms": 0.0, "p99_ms": 0.0, "max_ms": 0.0}
-    return {
-        "p50_ms": statistics.median(values) * 1000,
-        "p99_ms": pct(values, 0.99) * 1000,
-        "max_ms": max(values) * 1000,
-    }
+    p50, p99, most = p50_p99_max_ms(values) if values else (0.0, 0.0, 0.0)
+    return {"p50_ms": p50, "p99_ms": p99, "max_ms": most}
 
 
 def run(
@@ -125,8 +116,7 @@ def run(
         samples = probe.samples
         peak_rss_kib = proc_status_kib(server.server_pid, "VmHWM")
     start, end = outcome.started, outcome.ended
-    idle = [s for t, s in samples if t < start and s is not None]
-    loaded = [s for t, s in samples if start <= t < end and s is not None]
+    idle, loaded = idle_and_loaded(samples, start, end)
     probe_failures = sum(1 for _, s in samples if s is None)
     wall_s, cpu_s = end - start, outcome.server_cpu_s
     calls = _stats(outcome.seconds)

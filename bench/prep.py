@@ -21,14 +21,9 @@ from visionstudio.server.prep.inpaint import InpaintJob
 from visionstudio.server.prep.masks import edit_area
 from visionstudio.server.provider.models import rules_for
 
+from tests.support import images
+
 RULES = rules_for("gpt-image-2.5-flare")
-
-
-def _photo(side: int) -> Image.Image:
-    """Noise over a gradient: compresses like a photograph, not like a flat test card."""
-    noise = Image.effect_noise((side, side), 40).convert("L")
-    gradient = Image.linear_gradient("L").resize((side, side))
-    return Image.merge("RGB", (noise, gradient, gradient.rotate(90)))
 
 
 def _time(step: Callable[[], object], runs: int) -> float:
@@ -41,14 +36,14 @@ def _time(step: Callable[[], object], runs: int) -> float:
 
 
 def _steps(side: int) -> dict[str, Callable[[], object]]:
-    photo = _photo(side)
+    photo = images.photo(side)
     png = encode(photo, OutputFormat.PNG)
     decoded = decode(png, "image_file", 10**8)
     mask = Image.new("L", (side, side), 0)
     mask.paste(255, (side // 4, side // 4, side // 2, side // 2))
     area = edit_area(mask, decoded.size, "mask_file")
     job = InpaintJob.create(decoded.image, area, RULES.size_for_canvas(side, side))
-    answer = encode(_photo(1024).resize(job.size), OutputFormat.PNG)
+    answer = encode(images.photo(1024).resize(job.size), OutputFormat.PNG)
     canvas = border_canvas(side, side, 0.2)
     framed = Image.new("RGB", (canvas.width, canvas.height))
     framed.paste(photo, (canvas.left, canvas.top))
@@ -57,7 +52,7 @@ def _steps(side: int) -> dict[str, Callable[[], object]]:
     border_job = InpaintJob.create(
         framed, border_area, RULES.size_for_canvas(canvas.width, canvas.height)
     )
-    provider_png = encode(_photo(1536).crop((0, 0, 1536, 1024)), OutputFormat.PNG)
+    provider_png = encode(images.photo(1536).crop((0, 0, 1536, 1024)), OutputFormat.PNG)
     return {
         "decode PNG input": lambda: decode(png, "image_file", 10**8),
         "input for provider (as is)": lambda: for_provider(decoded),

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import io
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 from aiohttp import web
-from PIL import Image
 from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
 from visionstudio.server.assembly import RunningService, start
 from visionstudio.server.observability.metrics import Metrics
 from visionstudio.server.settings import Settings
+
+# Re-exported: the tests have always taken them from here.
+from tests.support.images import decode as decode
+from tests.support.images import png as png
 
 API_KEY = "test-key-1"
 UPSTREAM_KEY = "sk-upstream-test"
@@ -52,18 +54,6 @@ async def collect(call: AsyncIterable[pb.ImageEvent]) -> list[pb.ImageEvent]:
 
 def images_of(events: list[pb.ImageEvent]) -> list[pb.Image]:
     return [e.image for e in events if e.WhichOneof("event") == "image"]
-
-
-def png(size: tuple[int, int], color: tuple[int, ...] = (200, 40, 40), mode: str = "RGB") -> bytes:
-    out = io.BytesIO()
-    Image.new(mode, size, color).save(out, "PNG")
-    return out.getvalue()
-
-
-def decode(data: bytes) -> Image.Image:
-    img = Image.open(io.BytesIO(data))
-    img.load()
-    return img
 
 
 def rich_error(err: grpc.aio.AioRpcError) -> dict[str, object]:

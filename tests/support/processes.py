@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,19 +9,12 @@ import grpc
 from visionstudio.image.v1 import image_service_pb2 as pb
 
 from tests.support.harness import UPSTREAM_KEY, eventually
+from tests.support.launch import server_env, start_server
+from tests.support.ports import free_port, listening
+
+__all__ = ["KEY", "ServerProcess", "free_port", "listening", "rest"]
 
 KEY = "process-key"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 class ServerProcess:
@@ -34,25 +23,19 @@ class ServerProcess:
         data_dir.mkdir(parents=True, exist_ok=True)
         # A file, not a pipe: a pipe nobody reads would fill up and stall the server.
         self.log = data_dir / "server.log"
+        settings = {
+            "VISIONSTUDIO_SHUTDOWN_GRACE_S": "20",
+            "VISIONSTUDIO_HEALTH_PROBE_INTERVAL_S": "0.2",
+            **env,
+        }
         with self.log.open("w") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable, "-m", "visionstudio.server.main",
-                    "--grpc-port", str(self.grpc_port), "--http-port", str(self.http_port),
-                    "--data-dir", str(data_dir), "--host", "127.0.0.1",
-                ],
-                env={
-                    **os.environ,
-                    "OPENAI_BASE_URL": upstream_url,
-                    "OPENAI_API_KEY": UPSTREAM_KEY,
-                    "VISIONSTUDIO_API_KEYS": KEY,
-                    "VISIONSTUDIO_SHUTDOWN_GRACE_S": "20",
-                    "VISIONSTUDIO_HEALTH_PROBE_INTERVAL_S": "0.2",
-                    **env,
-                },
-                stdout=log,
-                stderr=log,
-            )  # fmt: skip
+            self.proc = start_server(
+                self.grpc_port,
+                self.http_port,
+                data_dir,
+                server_env(upstream_url, UPSTREAM_KEY, [KEY], **settings),
+                output=log,
+            )
 
     @property
     def target(self) -> str:

@@ -14,11 +14,9 @@ import contextlib
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,27 +27,16 @@ import asyncpg
 import pytest
 from aiobotocore.session import get_session
 
-LOOPBACK = "127.0.0.1"
+from tests.support.ports import LOOPBACK, NotListening, free_port, wait_for_port
+
 START_TIMEOUT_S = 30.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited with {process.returncode}:\n{log.read_text()}")
-        with contextlib.suppress(OSError), socket.create_connection((LOOPBACK, port), 0.2):
-            return
-        time.sleep(0.05)
-    pytest.fail(
-        f"server did not listen on port {port} within {START_TIMEOUT_S} s:\n{log.read_text()}"
-    )
+    try:
+        wait_for_port(port, START_TIMEOUT_S, process)
+    except NotListening as exc:
+        pytest.fail(f"{exc}:\n{log.read_text()}")
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------
