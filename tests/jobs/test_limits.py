@@ -11,6 +11,7 @@ from visionstudio.server.errors import ResourceExhausted
 from visionstudio.server.jobs.admission import Admission, Limits
 
 from tests.fake_openai import FakeOpenAI
+from tests.support.calls import accepted_job
 from tests.support.harness import AUTH, Harness, collect, eventually, rich_error
 
 
@@ -86,7 +87,7 @@ async def test_a_key_over_its_limit_gets_resource_exhausted_with_retry_info(
     busy = harness.stub.GenerateImage(
         pb.GenerateImageRequest(prompt="a", number_of_images=2), metadata=AUTH
     )
-    await busy.read()
+    await accepted_job(busy)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await collect(
             harness.stub.GenerateImage(pb.GenerateImageRequest(prompt="b"), metadata=AUTH)
