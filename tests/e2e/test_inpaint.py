@@ -55,9 +55,11 @@ async def test_only_the_masked_area_changes(
 
 
 async def _expand(
-    harness: Harness, original: Image.Image, prompt: str, fraction: float
-) -> pb.Image:
-    """The one image of a border-only inpaint of `original` by `fraction` on every side."""
+    harness: Harness, size: tuple[int, int], prompt: str, fraction: float
+) -> tuple[Image.Image, pb.Image, Image.Image]:
+    """A photo of `size` inpainted on its border only, by `fraction` on every side: (the photo,
+    the one image delivered, that image decoded)."""
+    original = photo(size)
     request = pb.InpaintRequest(
         prompt=prompt,
         image_file=encode_png(original),
@@ -66,15 +68,13 @@ async def _expand(
         include_data=True,
     )
     (image,) = images_of(await collect(harness.stub.Inpaint(request, metadata=AUTH)))
-    return image
+    return original, image, decode(image.data).convert("RGB")
 
 
 async def test_border_expansion_keeps_the_original_in_the_middle(
     harness: Harness, upstream: FakeOpenAI
 ) -> None:
-    original = photo((600, 400))
-    image = await _expand(harness, original, "continue the meadow", 0.2)
-    result = decode(image.data).convert("RGB")
+    original, image, result = await _expand(harness, (600, 400), "continue the meadow", 0.2)
     assert result.size == (840, 560) == (image.width, image.height)
     middle = result.crop((120, 80, 720, 480))
     assert ImageChops.difference(middle, original).getbbox() is None
@@ -88,10 +88,8 @@ async def test_border_expansion_keeps_the_original_in_the_middle(
 async def test_a_panorama_beyond_three_to_one_is_framed_not_squashed(
     harness: Harness, upstream: FakeOpenAI
 ) -> None:
-    original = photo((1200, 300))
-    image = await _expand(harness, original, "more sky", 0.1)
-    result = decode(image.data).convert("RGB")
-    assert result.size == (1440, 360)
+    original, image, result = await _expand(harness, (1200, 300), "more sky", 0.1)
+    assert result.size == (1440, 360) == (image.width, image.height)
     assert ImageChops.difference(result.crop((120, 30, 1320, 330)), original).getbbox() is None
     width, height = map(int, upstream.requests[-1].fields["size"].split("x"))
     assert width / height == pytest.approx(3, rel=0.02)  # the widest the model takes

@@ -12,7 +12,7 @@ from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.image.v1.image_service_pb2 import ImageEvent
 
 from tests.fake_openai import Failure, FakeOpenAI
-from tests.support.calls import accepted_job
+from tests.support.calls import generating
 from tests.support.harness import AUTH, Harness, collect, eventually, images_of, rich_error
 from tests.support.upstream_failures import ATTEMPTS, MODERATION, SERVER_ERROR, openai_error
 
@@ -156,10 +156,7 @@ async def test_a_caller_that_cancels_aborts_every_upstream_request(
     harness: Harness, upstream: FakeOpenAI
 ) -> None:
     upstream.config.latency_s = 30
-    call = harness.stub.GenerateImage(
-        pb.GenerateImageRequest(prompt="slow", number_of_images=3), metadata=AUTH
-    )
-    await accepted_job(call)
+    call, _ = await generating(harness.stub, "slow", number_of_images=3)
     assert await eventually(lambda: upstream.in_flight == 3)
     call.cancel()
     assert await eventually(lambda: upstream.in_flight == 0, timeout_s=1.0)  # within a second

@@ -8,8 +8,9 @@ from typing import Any
 import grpc
 import pytest
 from visionstudio.image.v1 import image_service_pb2 as pb
+from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
 
-from tests.support.harness import collect, rich_error
+from tests.support.harness import AUTH, collect, rich_error
 
 
 async def rpc_error(outcome: Awaitable[object]) -> grpc.aio.AioRpcError:
@@ -32,3 +33,12 @@ async def accepted_job(call: grpc.aio.UnaryStreamCall[Any, pb.ImageEvent]) -> st
     first = await call.read()
     assert isinstance(first, pb.ImageEvent) and first.WhichOneof("event") == "accepted", first
     return first.accepted.job_id
+
+
+async def generating(
+    stub: pb_grpc.ImageServiceAsyncStub, prompt: str, **fields: Any
+) -> tuple[grpc.aio.UnaryStreamCall[Any, pb.ImageEvent], str]:
+    """A GenerateImage call left running once its acceptance is read: (the call, the job's id)."""
+    request = pb.GenerateImageRequest(prompt=prompt, **fields)
+    call = stub.GenerateImage(request, metadata=AUTH)
+    return call, await accepted_job(call)
