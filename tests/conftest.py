@@ -7,12 +7,13 @@ from pathlib import Path
 
 import grpc
 import pytest
-from visionstudio.client.client import MAX_MESSAGE_BYTES
+from visionstudio.client import MAX_MESSAGE_BYTES
 from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
-from visionstudio.server.settings import Settings
+from visionstudio.server.assembly import start
 
 from tests.fake_openai import FakeOpenAI, FakeOpenAIConfig
-from tests.support.harness import API_KEY, UPSTREAM_KEY, Harness, ImageHost, start_service
+from tests.support.harness import API_KEY, UPSTREAM_KEY, Harness, ImageHost
+from tests.support.loopback import loopback_settings
 
 
 @pytest.fixture
@@ -29,14 +30,10 @@ async def harness(
     request: pytest.FixtureRequest,
 ) -> AsyncIterator[Harness]:
     """The service; parametrize it indirectly with a dict to override settings."""
-    # The provider is configured exactly as in production: by the SDK's own variables.
-    monkeypatch.setenv("OPENAI_BASE_URL", upstream.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", UPSTREAM_KEY)
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        grpc_port=0,
-        http_port=0,
-        host="127.0.0.1",
+    settings = loopback_settings(
+        upstream.base_url,
+        tmp_path / "data",
+        monkeypatch,
         url_allowlist=["127.0.0.1"],
         upstream_max_retries=2,
         upstream_backoff_initial_s=0.01,
@@ -44,7 +41,8 @@ async def harness(
         upstream_timeout_s=30,
         **getattr(request, "param", {}),
     )
-    service, metrics = await start_service(settings, [API_KEY, "test-key-2"])
+    # The same composition root as `visionstudio-server`, with the same defaults.
+    service = await start(settings, [API_KEY, "test-key-2"])
     channel = grpc.aio.insecure_channel(
         f"127.0.0.1:{service.grpc_port}",
         options=[
@@ -54,7 +52,7 @@ async def harness(
     )
     try:
         stub = pb_grpc.ImageServiceStub(channel)
-        yield Harness(service, stub, channel, settings.data_dir, metrics)
+        yield Harness(service, stub, channel, settings.data_dir, service.core.metrics)
     finally:
         await channel.close()
         await service.stop(0)

@@ -13,11 +13,11 @@ import grpc
 import pytest
 from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
-from visionstudio.server.assembly import RunningService
-from visionstudio.server.settings import Settings
+from visionstudio.server.assembly import RunningService, start
 
 from tests.fake_openai import FakeOpenAI
-from tests.support.harness import API_KEY, AUTH, UPSTREAM_KEY, collect, images_of, start_service
+from tests.support.harness import API_KEY, AUTH, collect, images_of
+from tests.support.loopback import loopback_settings
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
 
@@ -43,17 +43,10 @@ async def tls_service(
     certificate: tuple[Path, Path],
 ) -> AsyncIterator[tuple[RunningService, bytes]]:
     cert, key = certificate
-    monkeypatch.setenv("OPENAI_BASE_URL", upstream.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", UPSTREAM_KEY)
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        grpc_port=0,
-        http_port=0,
-        host="127.0.0.1",
-        tls_cert_file=cert,
-        tls_key_file=key,
+    settings = loopback_settings(
+        upstream.base_url, tmp_path / "data", monkeypatch, tls_cert_file=cert, tls_key_file=key
     )
-    service, _ = await start_service(settings, [API_KEY])
+    service = await start(settings, [API_KEY])
     try:
         yield service, cert.read_bytes()
     finally:

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
-import grpc_testing  # type: ignore[import-untyped]
+import grpc_testing
 import pytest
 from google.protobuf.message import Message
 from grpc_status import rpc_status

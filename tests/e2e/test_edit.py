@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import io
 
-import grpc
 import pytest
 from PIL import Image
 from visionstudio.image.v1 import image_service_pb2 as pb
 
 from tests.fake_openai import FakeOpenAI
+from tests.support.calls import invalid_argument
 from tests.support.harness import (
     AUTH,
     Harness,
@@ -18,7 +18,6 @@ from tests.support.harness import (
     decode,
     images_of,
     png,
-    rich_error,
 )
 
 
@@ -103,18 +102,12 @@ async def test_gif_and_exif_rotated_inputs_are_converted_for_the_upstream(
 async def test_bad_inputs_are_refused_naming_the_field(
     harness: Harness, upstream: FakeOpenAI, request_: pb.EditImageRequest, field: str
 ) -> None:
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await collect(harness.stub.EditImage(request_, metadata=AUTH))
-    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert rich_error(caught.value)["fields"] == [field]
+    await invalid_argument(harness.stub.EditImage(request_, metadata=AUTH), field)
     assert upstream.requests == []
 
 
 async def test_missing_url_is_refused(harness: Harness, image_host: ImageHost) -> None:
     url = f"http://127.0.0.1:{image_host.port}/nothing.png"
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await collect(
-            harness.stub.EditImage(pb.EditImageRequest(prompt="x", image_url=url), metadata=AUTH)
-        )
-    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "HTTP 404" in (caught.value.details() or "")
+    call = harness.stub.EditImage(pb.EditImageRequest(prompt="x", image_url=url), metadata=AUTH)
+    err = await invalid_argument(call, "image_url")
+    assert "HTTP 404" in (err.details() or "")

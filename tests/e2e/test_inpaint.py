@@ -2,53 +2,31 @@
 
 from __future__ import annotations
 
-import grpc
 import pytest
 from PIL import Image, ImageChops
 from visionstudio.image.v1 import image_service_pb2 as pb
 
 from tests.fake_openai import FakeOpenAI
-from tests.support.harness import AUTH, Harness, collect, decode, images_of, png, rich_error
+from tests.support.calls import invalid_argument
+from tests.support.harness import AUTH, Harness, collect, decode, images_of, png
+from tests.support.pictures import alpha_mask, bw_mask, encode_png, photo
 
 
-def _photo(size: tuple[int, int]) -> Image.Image:
-    """A picture with detail everywhere, so any changed pixel shows."""
-    img = Image.linear_gradient("L").resize(size).convert("RGB")
-    return Image.merge("RGB", (img.getchannel(0), img.getchannel(0).rotate(90), img.getchannel(0)))
-
-
-def _png(img: Image.Image) -> bytes:
-    import io
-
-    out = io.BytesIO()
-    img.save(out, "PNG")
-    return out.getvalue()
-
-
-def _alpha_mask(size: tuple[int, int], box: tuple[int, int, int, int]) -> bytes:
-    mask = Image.new("RGBA", size, (0, 0, 0, 255))
-    mask.paste((0, 0, 0, 0), box)
-    return _png(mask)
-
-
-def _bw_mask(size: tuple[int, int], box: tuple[int, int, int, int]) -> bytes:
-    mask = Image.new("L", size, 0)
-    mask.paste(255, box)
-    return _png(mask)
-
-
-@pytest.mark.parametrize("make_mask", [_alpha_mask, _bw_mask])
+@pytest.mark.parametrize("make_mask", [alpha_mask, bw_mask])
 async def test_only_the_masked_area_changes(
     harness: Harness, upstream: FakeOpenAI, make_mask: object
 ) -> None:
-    original = _photo((640, 480))
+    original = photo((640, 480))
     box = (200, 150, 440, 330)
     # The mask is sent at another size on purpose: the service scales it to the image.
     mask = make_mask((320, 240), tuple(v // 2 for v in box))  # type: ignore[operator]
     events = await collect(
         harness.stub.Inpaint(
             pb.InpaintRequest(
-                prompt="a red door", image_file=_png(original), mask_file=mask, include_data=True
+                prompt="a red door",
+                image_file=encode_png(original),
+                mask_file=mask,
+                include_data=True,
             ),
             metadata=AUTH,
         )
@@ -76,24 +54,27 @@ async def test_only_the_masked_area_changes(
     assert provider_mask.getpixel((10, height // 2))[3] == 255  # type: ignore[index]
 
 
+async def _expand(
+    harness: Harness, size: tuple[int, int], prompt: str, fraction: float
+) -> tuple[Image.Image, pb.Image, Image.Image]:
+    """A photo of `size` inpainted on its border only, by `fraction` on every side: (the photo,
+    the one image delivered, that image decoded)."""
+    original = photo(size)
+    request = pb.InpaintRequest(
+        prompt=prompt,
+        image_file=encode_png(original),
+        inpaint_border_only=True,
+        border_percentage=fraction,
+        include_data=True,
+    )
+    (image,) = images_of(await collect(harness.stub.Inpaint(request, metadata=AUTH)))
+    return original, image, decode(image.data).convert("RGB")
+
+
 async def test_border_expansion_keeps_the_original_in_the_middle(
     harness: Harness, upstream: FakeOpenAI
 ) -> None:
-    original = _photo((600, 400))
-    events = await collect(
-        harness.stub.Inpaint(
-            pb.InpaintRequest(
-                prompt="continue the meadow",
-                image_file=_png(original),
-                inpaint_border_only=True,
-                border_percentage=0.2,
-                include_data=True,
-            ),
-            metadata=AUTH,
-        )
-    )
-    (image,) = images_of(events)
-    result = decode(image.data).convert("RGB")
+    original, image, result = await _expand(harness, (600, 400), "continue the meadow", 0.2)
     assert result.size == (840, 560) == (image.width, image.height)
     middle = result.crop((120, 80, 720, 480))
     assert ImageChops.difference(middle, original).getbbox() is None
@@ -107,22 +88,8 @@ async def test_border_expansion_keeps_the_original_in_the_middle(
 async def test_a_panorama_beyond_three_to_one_is_framed_not_squashed(
     harness: Harness, upstream: FakeOpenAI
 ) -> None:
-    original = _photo((1200, 300))
-    events = await collect(
-        harness.stub.Inpaint(
-            pb.InpaintRequest(
-                prompt="more sky",
-                image_file=_png(original),
-                inpaint_border_only=True,
-                border_percentage=0.1,
-                include_data=True,
-            ),
-            metadata=AUTH,
-        )
-    )
-    (image,) = images_of(events)
-    result = decode(image.data).convert("RGB")
-    assert result.size == (1440, 360)
+    original, image, result = await _expand(harness, (1200, 300), "more sky", 0.1)
+    assert result.size == (1440, 360) == (image.width, image.height)
     assert ImageChops.difference(result.crop((120, 30, 1320, 330)), original).getbbox() is None
     width, height = map(int, upstream.requests[-1].fields["size"].split("x"))
     assert width / height == pytest.approx(3, rel=0.02)  # the widest the model takes
@@ -174,8 +141,5 @@ async def test_a_panorama_beyond_three_to_one_is_framed_not_squashed(
 async def test_bad_inpaint_requests_are_refused(
     harness: Harness, upstream: FakeOpenAI, request_: pb.InpaintRequest, field: str
 ) -> None:
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await collect(harness.stub.Inpaint(request_, metadata=AUTH))
-    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert rich_error(caught.value)["fields"] == [field]
+    await invalid_argument(harness.stub.Inpaint(request_, metadata=AUTH), field)
     assert upstream.requests == []

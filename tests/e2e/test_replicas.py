@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -13,6 +14,7 @@ from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
 
 from tests.fake_openai import FakeOpenAI
+from tests.support.calls import accepted_job
 from tests.support.harness import collect, images_of
 from tests.support.processes import KEY, ServerProcess
 from tests.support.store_services import PostgresServer, S3Server, postgres_server, s3_server  # noqa: F401
@@ -45,22 +47,27 @@ async def replicas(
         b.kill()
 
 
+@asynccontextmanager
+async def _stubs(
+    a: ServerProcess, b: ServerProcess
+) -> AsyncIterator[tuple[pb_grpc.ImageServiceAsyncStub, pb_grpc.ImageServiceAsyncStub]]:
+    """A client of each replica, over its own channel."""
+    async with (
+        grpc.aio.insecure_channel(a.target) as to_a,
+        grpc.aio.insecure_channel(b.target) as to_b,
+    ):
+        yield pb_grpc.ImageServiceStub(to_a), pb_grpc.ImageServiceStub(to_b)
+
+
 async def test_a_job_started_on_one_replica_is_seen_watched_and_repeated_through_the_other(
     replicas: tuple[ServerProcess, ServerProcess], upstream: FakeOpenAI
 ) -> None:
     a, b = replicas
     upstream.config.next_latencies = [0.1, 0.3, 1.5]
     request = pb.GenerateImageRequest(prompt="relay", number_of_images=3, idempotency_key="r-1")
-    async with (
-        grpc.aio.insecure_channel(a.target) as to_a,
-        grpc.aio.insecure_channel(b.target) as to_b,
-    ):
-        on_a = pb_grpc.ImageServiceStub(to_a)
-        on_b = pb_grpc.ImageServiceStub(to_b)
+    async with _stubs(a, b) as (on_a, on_b):
         call = on_a.GenerateImage(request, metadata=AUTH)
-        first = await call.read()
-        assert isinstance(first, pb.ImageEvent)
-        job_id = first.accepted.job_id
+        job_id = await accepted_job(call)
 
         async def seen_on_b() -> int:
             job = await on_b.GetJob(pb.GetJobRequest(job_id=job_id), metadata=AUTH)
@@ -86,11 +93,8 @@ async def test_killing_a_replica_mid_job_loses_no_stored_image(
 ) -> None:
     a, b = replicas
     upstream.config.next_latencies = [0.1, 0.2, 60]
-    async with (
-        grpc.aio.insecure_channel(a.target) as to_a,
-        grpc.aio.insecure_channel(b.target) as to_b,
-    ):
-        call = pb_grpc.ImageServiceStub(to_a).GenerateImage(
+    async with _stubs(a, b) as (on_a, on_b):
+        call = on_a.GenerateImage(
             pb.GenerateImageRequest(prompt="fragile", number_of_images=3), metadata=AUTH
         )
         delivered = []
@@ -103,9 +107,7 @@ async def test_killing_a_replica_mid_job_loses_no_stored_image(
             if len(delivered) == 2:
                 break
         a.kill()  # SIGKILL: no chance to clean up
-        job = await pb_grpc.ImageServiceStub(to_b).GetJob(
-            pb.GetJobRequest(job_id=job_id), metadata=AUTH
-        )
+        job = await on_b.GetJob(pb.GetJobRequest(job_id=job_id), metadata=AUTH)
     assert job.status == pb.JOB_STATUS_RUNNING
     assert {i.image_id for i in job.images} == {i.image_id for i in delivered}
     async with aiohttp.ClientSession() as http:

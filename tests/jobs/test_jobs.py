@@ -13,6 +13,7 @@ from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.server.store.retention import Retention
 
 from tests.fake_openai import Failure, FakeOpenAI
+from tests.support.calls import generating
 from tests.support.harness import AUTH, Harness, collect, images_of, rich_error
 
 OTHER = (("x-api-key", "test-key-2"),)
@@ -27,12 +28,7 @@ async def test_a_job_runs_on_after_its_caller_leaves_and_can_be_watched(
     harness: Harness, upstream: FakeOpenAI
 ) -> None:
     upstream.config.latency_s = 0.5
-    call = harness.stub.GenerateImage(
-        pb.GenerateImageRequest(prompt="patience", number_of_images=3), metadata=AUTH
-    )
-    accepted = await call.read()
-    assert isinstance(accepted, pb.ImageEvent)
-    job_id = accepted.accepted.job_id
+    call, job_id = await generating(harness.stub, "patience", number_of_images=3)
     call.cancel()
     watched = await collect(
         harness.stub.WatchJob(pb.WatchJobRequest(job_id=job_id, include_data=True), metadata=AUTH)

@@ -11,6 +11,7 @@ from visionstudio.server.errors import ResourceExhausted
 from visionstudio.server.jobs.admission import Admission, Limits
 
 from tests.fake_openai import FakeOpenAI
+from tests.support.calls import generating
 from tests.support.harness import AUTH, Harness, collect, eventually, rich_error
 
 
@@ -83,10 +84,7 @@ async def test_a_key_over_its_limit_gets_resource_exhausted_with_retry_info(
     harness: Harness, upstream: FakeOpenAI
 ) -> None:
     upstream.config.latency_s = 2
-    busy = harness.stub.GenerateImage(
-        pb.GenerateImageRequest(prompt="a", number_of_images=2), metadata=AUTH
-    )
-    await busy.read()
+    busy, _ = await generating(harness.stub, "a", number_of_images=2)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await collect(
             harness.stub.GenerateImage(pb.GenerateImageRequest(prompt="b"), metadata=AUTH)

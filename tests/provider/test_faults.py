@@ -11,9 +11,9 @@ import pytest
 from visionstudio.image.v1 import image_service_pb2 as pb
 
 from tests.fake_openai import FakeOpenAI
+from tests.support.calls import rpc_error
 from tests.support.harness import AUTH, Harness, collect, eventually, images_of, rich_error
-
-ATTEMPTS = 3  # the harness allows two retries
+from tests.support.upstream_failures import ATTEMPTS
 
 
 async def _generate(
@@ -23,6 +23,19 @@ async def _generate(
         pb.GenerateImageRequest(prompt=prompt), metadata=AUTH, timeout=deadline_s
     )
     return images_of(await collect(call))
+
+
+async def _hang_past_the_deadline(
+    harness: Harness, upstream: FakeOpenAI, deadline_s: float | None
+) -> float:
+    """Asks for an image the upstream hangs on: the caller must get DEADLINE_EXCEEDED within
+    1.5 s. Returns when the call started."""
+    upstream.config.hang_next = 1
+    started = time.monotonic()
+    err = await rpc_error(_generate(harness, "hangs", deadline_s))
+    assert err.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert time.monotonic() - started < 1.5
+    return started
 
 
 async def test_a_dropped_connection_is_retried_into_a_success(
@@ -78,12 +91,7 @@ async def test_a_hanging_upstream_meets_the_callers_deadline_while_others_are_se
 async def test_a_detached_job_gives_up_a_hanging_upstream_at_the_job_limit(
     harness: Harness, upstream: FakeOpenAI
 ) -> None:
-    upstream.config.hang_next = 1
-    started = time.monotonic()
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await _generate(harness, "hangs", deadline_s=1.0)
-    assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-    assert time.monotonic() - started < 1.5
+    started = await _hang_past_the_deadline(harness, upstream, deadline_s=1.0)
     # The caller stopped waiting, the job did not (detached jobs keep their images)...
     assert upstream.in_flight == 1 and upstream.disconnects == 0
     # ...until the limit every job has: then its upstream request is given up too.
@@ -96,11 +104,6 @@ async def test_a_detached_job_gives_up_a_hanging_upstream_at_the_job_limit(
 async def test_without_a_caller_deadline_the_server_maximum_ends_a_hang(
     harness: Harness, upstream: FakeOpenAI
 ) -> None:
-    upstream.config.hang_next = 1
-    started = time.monotonic()
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await _generate(harness, "hangs")
-    assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-    assert time.monotonic() - started < 1.5
+    await _hang_past_the_deadline(harness, upstream, deadline_s=None)
     assert await eventually(lambda: upstream.disconnects == 1 and upstream.in_flight == 0)
     assert len(await _generate(harness, "afterwards")) == 1

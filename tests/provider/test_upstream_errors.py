@@ -12,17 +12,9 @@ from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.image.v1.image_service_pb2 import ImageEvent
 
 from tests.fake_openai import Failure, FakeOpenAI
+from tests.support.calls import generating
 from tests.support.harness import AUTH, Harness, collect, eventually, images_of, rich_error
-
-ATTEMPTS = 3  # the harness allows two retries
-
-
-def _error(code: str | None, message: str, kind: str = "invalid_request_error") -> dict[str, Any]:
-    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
-
-
-MODERATION = Failure(400, _error("moderation_blocked", "Rejected by the safety system."))
-SERVER_ERROR = Failure(500, _error(None, "boom", "server_error"))
+from tests.support.upstream_failures import ATTEMPTS, MODERATION, SERVER_ERROR, openai_error
 
 
 async def _run(harness: Harness, request: pb.GenerateImageRequest, **kw: Any) -> list[ImageEvent]:
@@ -37,19 +29,19 @@ async def _run(harness: Harness, request: pb.GenerateImageRequest, **kw: Any) ->
     [
         (MODERATION, grpc.StatusCode.INVALID_ARGUMENT, "CONTENT_POLICY_VIOLATION", 1),
         (
-            Failure(400, _error("invalid_value", "bad size")),
+            Failure(400, openai_error("invalid_value", "bad size")),
             grpc.StatusCode.INVALID_ARGUMENT,
             "PROVIDER_REJECTED",
             1,
         ),
         (
-            Failure(401, _error("invalid_api_key", "Incorrect API key provided: sk-up****")),
+            Failure(401, openai_error("invalid_api_key", "Incorrect API key provided: sk-up****")),
             grpc.StatusCode.INTERNAL,
             "PROVIDER_CREDENTIALS_REFUSED",
             1,
         ),
         (
-            Failure(429, _error("rate_limit_exceeded", "slow down", "requests")),
+            Failure(429, openai_error("rate_limit_exceeded", "slow down", "requests")),
             grpc.StatusCode.RESOURCE_EXHAUSTED,
             "RATE_LIMITED",
             ATTEMPTS,
@@ -91,7 +83,7 @@ async def test_a_transient_failure_is_retried_into_a_success(
 
 async def test_retry_after_is_honoured(harness: Harness, upstream: FakeOpenAI) -> None:
     upstream.config.fail_next.append(
-        Failure(429, _error("rate_limit_exceeded", "slow down"), {"Retry-After": "0.4"})
+        Failure(429, openai_error("rate_limit_exceeded", "slow down"), {"Retry-After": "0.4"})
     )
     started = time.monotonic()
     events = await _run(harness, pb.GenerateImageRequest(prompt="a ship"))
@@ -103,7 +95,7 @@ async def test_a_retry_after_beyond_the_deadline_fails_fast_with_retry_info(
     harness: Harness, upstream: FakeOpenAI
 ) -> None:
     upstream.config.fail_next.append(
-        Failure(429, _error("rate_limit_exceeded", "slow down"), {"Retry-After": "60"})
+        Failure(429, openai_error("rate_limit_exceeded", "slow down"), {"Retry-After": "60"})
     )
     started = time.monotonic()
     with pytest.raises(grpc.aio.AioRpcError) as caught:
@@ -164,11 +156,7 @@ async def test_a_caller_that_cancels_aborts_every_upstream_request(
     harness: Harness, upstream: FakeOpenAI
 ) -> None:
     upstream.config.latency_s = 30
-    call = harness.stub.GenerateImage(
-        pb.GenerateImageRequest(prompt="slow", number_of_images=3), metadata=AUTH
-    )
-    first = await call.read()
-    assert isinstance(first, ImageEvent) and first.WhichOneof("event") == "accepted"
+    call, _ = await generating(harness.stub, "slow", number_of_images=3)
     assert await eventually(lambda: upstream.in_flight == 3)
     call.cancel()
     assert await eventually(lambda: upstream.in_flight == 0, timeout_s=1.0)  # within a second

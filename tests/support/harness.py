@@ -11,9 +11,8 @@ import grpc
 from aiohttp import web
 from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
-from visionstudio.server.assembly import RunningService, start
+from visionstudio.server.assembly import RunningService
 from visionstudio.server.observability.metrics import Metrics
-from visionstudio.server.settings import Settings
 
 # Re-exported: the tests have always taken them from here.
 from tests.support.images import decode as decode
@@ -31,12 +30,6 @@ class Harness:
     channel: grpc.aio.Channel
     data_dir: Path
     metrics: Metrics
-
-
-async def start_service(settings: Settings, keys: list[str]) -> tuple[RunningService, Metrics]:
-    """The service assembled by the same composition root as `visionstudio-server`."""
-    service = await start(settings, keys)
-    return service, service.core.metrics
 
 
 async def eventually(predicate: Callable[[], bool], timeout_s: float = 2.0) -> bool:

@@ -1,39 +1,31 @@
-"""Fuzzing the gRPC surface with hypothesis: arbitrary request messages and undecodable bytes.
-
-Bad input must be answered INVALID_ARGUMENT (a valid random request may just succeed against the
-loopback upstream), never UNKNOWN or INTERNAL and never with a traceback, and the server must go
-on serving. One server answers every example of a test: hypothesis runs in a worker thread and
-submits each call to the test's event loop, where the server and the channel live, so the server
-can be checked once more after the whole run.
-
-Undecodable request bytes are answered INVALID_ARGUMENT too (left to itself, grpc.aio would
-answer UNKNOWN and log a traceback for each).
-"""
+"""Fuzzing the gRPC surface with hypothesis: arbitrary request messages, each refused cleanly
+or served (see tests/support/fuzzing.py for what every answer must be)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import math
 import struct
 import zlib
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any, TypeVar
 
-import grpc
-from google.protobuf.message import DecodeError, Message
-from hypothesis import given, settings
+import pytest
+from google.protobuf.message import Message
 from hypothesis import strategies as st
 from visionstudio.image.v1 import image_service_pb2 as pb
 
-from tests.support.harness import AUTH, Harness, collect, images_of, png, rich_error
+from tests.support.fuzzing import (
+    CALL_TIMEOUT_S,
+    answer,
+    assert_refused_cleanly,
+    assert_still_serving,
+    fuzz,
+)
+from tests.support.harness import AUTH, Harness, png
 
 T = TypeVar("T")
 E = TypeVar("E", bound=int)
-Request = pb.GenerateImageRequest | pb.EditImageRequest | pb.InpaintRequest
-
-EXAMPLES = 300
-CALL_TIMEOUT_S = 20.0
 
 # --- strategies ----------------------------------------------------------------------------
 
@@ -204,142 +196,18 @@ def inpaint_requests(draw: st.DrawFn) -> pb.InpaintRequest:
     return request
 
 
-# --- running examples against one server ---------------------------------------------------
-
-
-async def _fuzz(
-    strategy: st.SearchStrategy[T], check: Callable[[T], Coroutine[Any, Any, None]]
-) -> None:
-    """Runs `check` on every example, each on this event loop, from hypothesis in a thread."""
-    loop = asyncio.get_running_loop()
-
-    # derandomize: the same examples on every run, so CI failures reproduce; no database needed.
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        derandomize=True,
-        database=None,
-    )
-    @given(strategy)
-    def run(example: T) -> None:
-        asyncio.run_coroutine_threadsafe(check(example), loop).result(CALL_TIMEOUT_S + 5)
-
-    await asyncio.to_thread(run)
-
-
-async def _answer(call: Any) -> grpc.aio.AioRpcError | None:
-    """The call's error, or None after checking that a successful stream is complete."""
-    try:
-        events: list[pb.ImageEvent] = await collect(call)
-    except grpc.aio.AioRpcError as err:
-        return err
-    kinds = [event.WhichOneof("event") for event in events]
-    assert kinds[0] == "accepted" and kinds[-1] == "summary", kinds
-    return None
-
-
-def _assert_refused_cleanly(err: grpc.aio.AioRpcError | None, request: Request) -> None:
-    if err is None:
-        return  # a valid request, served
-    details = err.details() or ""
-    assert details and "Traceback" not in details
-    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, (err.code(), details)
-
-
-async def _assert_still_serving(harness: Harness) -> None:
-    call = harness.stub.GenerateImage(
-        pb.GenerateImageRequest(prompt="still there?"), metadata=AUTH, timeout=CALL_TIMEOUT_S
-    )
-    assert len(images_of(await collect(call))) == 1
-
-
-# --- the tests -----------------------------------------------------------------------------
-
-
-async def test_generate_requests(harness: Harness) -> None:
-    async def check(request: pb.GenerateImageRequest) -> None:
-        call = harness.stub.GenerateImage(request, metadata=AUTH, timeout=CALL_TIMEOUT_S)
-        _assert_refused_cleanly(await _answer(call), request)
-
-    await _fuzz(GENERATE, check)
-    await _assert_still_serving(harness)
-
-
-async def test_edit_requests(harness: Harness) -> None:
-    async def check(request: pb.EditImageRequest) -> None:
-        call = harness.stub.EditImage(request, metadata=AUTH, timeout=CALL_TIMEOUT_S)
-        _assert_refused_cleanly(await _answer(call), request)
-
-    await _fuzz(edit_requests(), check)
-    await _assert_still_serving(harness)
-
-
-async def test_inpaint_requests(harness: Harness) -> None:
-    async def check(request: pb.InpaintRequest) -> None:
-        call = harness.stub.Inpaint(request, metadata=AUTH, timeout=CALL_TIMEOUT_S)
-        _assert_refused_cleanly(await _answer(call), request)
-
-    await _fuzz(inpaint_requests(), check)
-    await _assert_still_serving(harness)
-
-
-SERVICE = "/visionstudio.image.v1.ImageService"
-REQUEST_TYPES: dict[str, type[Request]] = {
-    f"{SERVICE}/GenerateImage": pb.GenerateImageRequest,
-    f"{SERVICE}/EditImage": pb.EditImageRequest,
-    f"{SERVICE}/Inpaint": pb.InpaintRequest,
-}
-VALID_BYTES = [
-    pb.GenerateImageRequest(prompt="a fox", number_of_images=2).SerializeToString(),
-    pb.EditImageRequest(prompt="night", image_file=SMALL_PNG).SerializeToString(),
-    # A data: URL, because a damaged host name would be looked up in DNS.
-    pb.InpaintRequest(prompt="a door", image_url="data:,x", mask_file=b"m").SerializeToString(),
-]
-
-
-def _damage(data: bytes, position: int, value: int) -> bytes:
-    """`data` with one byte replaced, or cut short there when `value` is negative."""
-    position %= len(data)
-    return data[:position] if value < 0 else data[:position] + bytes([value]) + data[position + 1 :]
-
-
-RAW = st.one_of(
-    st.binary(max_size=2048),
-    st.builds(_damage, st.sampled_from(VALID_BYTES), st.integers(0, 10_000), st.integers(-1, 255)),
-    # Field 1 (the prompt in every request) holding arbitrary bytes: often not UTF-8.
-    st.binary(min_size=1, max_size=120).map(lambda b: b"\x0a" + bytes([len(b)]) + b),
-    # A length prefix far beyond the message.
-    st.integers(128, 2**32).map(lambda n: b"\x0a" + _varint(n) + b"x"),
+@pytest.mark.parametrize(
+    ("rpc", "requests"),
+    [("GenerateImage", GENERATE), ("EditImage", edit_requests()), ("Inpaint", inpaint_requests())],
 )
+async def test_arbitrary_requests_are_refused_cleanly_or_served(
+    harness: Harness, rpc: str, requests: st.SearchStrategy[Message]
+) -> None:
+    method: Callable[..., Any] = getattr(harness.stub, rpc)
 
+    async def check(request: Message) -> None:
+        call = method(request, metadata=AUTH, timeout=CALL_TIMEOUT_S)
+        assert_refused_cleanly(await answer(call))
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append(0x80 | (n & 0x7F))
-        n >>= 7
-    return bytes([*out, n])
-
-
-def _identity(data: bytes) -> bytes:
-    return data
-
-
-async def test_undecodable_bytes_on_the_wire(harness: Harness) -> None:
-    async def check(example: tuple[str, bytes]) -> None:
-        method, payload = example
-        call = harness.channel.unary_stream(
-            method, request_serializer=_identity, response_deserializer=pb.ImageEvent.FromString
-        )(payload, metadata=AUTH, timeout=CALL_TIMEOUT_S)
-        err = await _answer(call)
-        try:
-            request = REQUEST_TYPES[method].FromString(payload)
-        except DecodeError:
-            assert err is not None
-            assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, (err.code(), err.details())
-            assert rich_error(err)["fields"] == ["request"]
-            return
-        _assert_refused_cleanly(err, request)  # it decoded: the service's own rules apply
-
-    await _fuzz(st.tuples(st.sampled_from(sorted(REQUEST_TYPES)), RAW), check)
-    await _assert_still_serving(harness)
+    await fuzz(requests, check)
+    await assert_still_serving(harness)
