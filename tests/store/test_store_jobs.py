@@ -98,13 +98,13 @@ async def test_purge_removes_old_finished_jobs_and_returns_their_blob_keys(
     old_images = [new_image(old_done.id, i) for i in range(2)]
     for image in old_images:
         await store.add_image(image)
-    await store.finish_job(old_done.id, "succeeded", Usage())
+    await store.finish_job(old_done.id, JobStatus.SUCCEEDED, Usage())
     old_failed, _ = await store.create_job(new_job("key-b", created_at=T0 + 1))
-    await store.finish_job(old_failed.id, "failed", Usage(), "boom")
+    await store.finish_job(old_failed.id, JobStatus.FAILED, Usage(), "boom")
     old_running, _ = await store.create_job(new_job(created_at=T0 + 2))
     await store.add_image(new_image(old_running.id, 0))
     recent, _ = await store.create_job(new_job(created_at=T0 + 100))
-    await store.finish_job(recent.id, "succeeded", Usage())
+    await store.finish_job(recent.id, JobStatus.SUCCEEDED, Usage())
 
     keys = await store.purge(older_than=T0 + 50)
 

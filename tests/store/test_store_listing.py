@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from visionstudio.server.jobs.spec import Usage
-from visionstudio.server.store import JobStore
+from visionstudio.server.store import JobStatus, JobStore
 
 from tests.store.samples import T0, new_image, new_job
 
@@ -12,12 +12,12 @@ from tests.store.samples import T0, new_image, new_job
 async def test_list_jobs_filters_by_status_and_time(store: JobStore) -> None:
     jobs = [(await store.create_job(new_job(created_at=T0 + i)))[0] for i in range(6)]
     for job in jobs[::2]:
-        await store.finish_job(job.id, "succeeded", Usage())
-    page = await store.list_jobs("key-a", status="succeeded")
+        await store.finish_job(job.id, JobStatus.SUCCEEDED, Usage())
+    page = await store.list_jobs("key-a", status=JobStatus.SUCCEEDED)
     assert [j.id for j in page.jobs] == [jobs[4].id, jobs[2].id, jobs[0].id]
     page = await store.list_jobs("key-a", created_after=T0 + 1, created_before=T0 + 4)
     assert [j.id for j in page.jobs] == [jobs[3].id, jobs[2].id, jobs[1].id]
-    page = await store.list_jobs("key-a", status="running", created_after=T0 + 2)
+    page = await store.list_jobs("key-a", status=JobStatus.RUNNING, created_after=T0 + 2)
     assert [j.id for j in page.jobs] == [jobs[5].id, jobs[3].id]
     assert page.next_page_token is None
 
@@ -53,7 +53,7 @@ async def test_a_caller_sees_only_its_own_jobs(store: JobStore) -> None:
     mine, _ = await store.create_job(new_job("key-a"))
     theirs, _ = await store.create_job(new_job("key-b"))
     await store.add_image(new_image(theirs.id, 0))
-    await store.finish_job(theirs.id, "succeeded", Usage(total_tokens=50))
+    await store.finish_job(theirs.id, JobStatus.SUCCEEDED, Usage(total_tokens=50))
     assert [j.id for j in (await store.list_jobs("key-a")).jobs] == [mine.id]
     assert [j.id for j in (await store.list_jobs("key-b")).jobs] == [theirs.id]
     totals = await store.usage("key-a")
@@ -67,7 +67,7 @@ async def test_usage_sums_tokens_and_images_over_a_time_range(store: JobStore) -
         job, _ = await store.create_job(new_job(created_at=T0 + i * 10))
         for index in range(i + 1):
             await store.add_image(new_image(job.id, index))
-        await store.finish_job(job.id, "succeeded", usage)
+        await store.finish_job(job.id, JobStatus.SUCCEEDED, usage)
     await store.create_job(new_job(created_at=T0 + 5))  # running: no usage yet
     totals = await store.usage("key-a")
     assert (totals.jobs, totals.images, totals.usage) == (4, 6, Usage(31, 27, 4, 301, 332))

@@ -20,6 +20,7 @@ from visionstudio.server.store import (
     ImageRecord,
     JobPage,
     JobRecord,
+    JobStatus,
     JobStore,
     UsageTotals,
 )
@@ -72,7 +73,7 @@ class JobQueries:
         self,
         caller: str,
         *,
-        status: str | None,
+        status: JobStatus | None,
         created_after: float | None,
         created_before: float | None,
         page_size: int,
@@ -105,7 +106,7 @@ class JobQueries:
                     sent.add(record.id)
                     quiet_since = time.monotonic()
                     yield await self._ready(record, include_data=include_data)
-            if current.status != "running":
+            if current.status is not JobStatus.RUNNING:
                 # Images are stored before the job is marked done, so none can be missing here.
                 break
             if time.time() - current.created_at > self._abandoned_after_s:
@@ -120,7 +121,7 @@ class JobQueries:
                 elapsed = int((time.time() - current.created_at) * 1000)
                 yield Progress(len(sent), current.number_of_images, elapsed)
             await asyncio.sleep(min(self._poll_s, max(0.0, deadline - now)))
-        if current.status == "succeeded":
+        if current.status is JobStatus.SUCCEEDED:
             elapsed = int((current.updated_at - current.created_at) * 1000)
             yield Finished(job.id, current.usage or Usage(), len(sent), elapsed)
             return

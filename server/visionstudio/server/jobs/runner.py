@@ -32,7 +32,7 @@ from visionstudio.server.observability import logs
 from visionstudio.server.observability.metrics import Metrics
 from visionstudio.server.prep import Plan, Prep
 from visionstudio.server.provider.base import ImageProvider, RenderRequest
-from visionstudio.server.store import BlobStore, ImageRecord, JobRecord, JobStore
+from visionstudio.server.store import BlobStore, ImageRecord, JobRecord, JobStatus, JobStore
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -130,7 +130,9 @@ class ImageStudio:
                 error = DeadlineExceeded("preparing the input images took longer than the deadline")
             text = error.message if isinstance(error, ServiceError) else "preparation failed"
             # Nothing was made: a repeat of this request must be judged (and refused) afresh.
-            finishing = self._jobs.finish_job(job.id, "failed", Usage(), text, release_key=True)
+            finishing = self._jobs.finish_job(
+                job.id, JobStatus.FAILED, Usage(), text, release_key=True
+            )
             await self._record(finishing)
             if error is exc:
                 raise
@@ -222,7 +224,7 @@ class ImageStudio:
             usage = Usage()
             delivered = 0
             failures: list[tuple[int, ServiceError]] = []
-            status = "cancelled"
+            status = JobStatus.CANCELLED
             try:
                 pending = set(tasks)
                 while pending:
@@ -251,7 +253,11 @@ class ImageStudio:
                     usage += used
                     delivered += 1
                     outbox.put_nowait(ready)
-                status = "succeeded" if not failures else ("partial" if delivered else "failed")
+                status = (
+                    JobStatus.SUCCEEDED
+                    if not failures
+                    else (JobStatus.PARTIAL if delivered else JobStatus.FAILED)
+                )
             finally:
                 for task in tasks:
                     task.cancel()

@@ -6,7 +6,13 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from visionstudio.server.jobs.spec import Usage
-from visionstudio.server.store.records import ImageRecord, JobPage, JobRecord, UsageTotals
+from visionstudio.server.store.records import (
+    ImageRecord,
+    JobPage,
+    JobRecord,
+    JobStatus,
+    UsageTotals,
+)
 
 
 class JobStore(Protocol):
@@ -26,7 +32,7 @@ class JobStore(Protocol):
     async def finish_job(
         self,
         job_id: str,
-        status: str,
+        status: JobStatus,
         usage: Usage,
         error: str | None = None,
         *,
@@ -50,7 +56,7 @@ class JobStore(Protocol):
         self,
         caller: str,
         *,
-        status: str | None = None,
+        status: JobStatus | None = None,
         created_after: float | None = None,
         created_before: float | None = None,
         page_size: int = 50,

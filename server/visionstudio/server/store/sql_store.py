@@ -14,7 +14,13 @@ from typing import Any, ClassVar
 from visionstudio.server.jobs.spec import Usage
 from visionstudio.server.store import sql
 from visionstudio.server.store.paging import check_page_size, decode_page_token, page_of
-from visionstudio.server.store.records import ImageRecord, JobPage, JobRecord, UsageTotals
+from visionstudio.server.store.records import (
+    ImageRecord,
+    JobPage,
+    JobRecord,
+    JobStatus,
+    UsageTotals,
+)
 
 
 class SqlJobStore(abc.ABC):
@@ -35,7 +41,7 @@ class SqlJobStore(abc.ABC):
     async def finish_job(
         self,
         job_id: str,
-        status: str,
+        status: JobStatus,
         usage: Usage,
         error: str | None = None,
         *,
@@ -63,7 +69,7 @@ class SqlJobStore(abc.ABC):
         self,
         caller: str,
         *,
-        status: str | None = None,
+        status: JobStatus | None = None,
         created_after: float | None = None,
         created_before: float | None = None,
         page_size: int = 50,

@@ -19,7 +19,7 @@ from visionstudio.server.jobs.spec import (
     Quality,
     Usage,
 )
-from visionstudio.server.store import JobRecord, UsageTotals
+from visionstudio.server.store import JobRecord, JobStatus, UsageTotals
 
 _RATIOS: dict[int, AspectRatio] = {
     pb.ASPECT_RATIO_1_1: AspectRatio.SQUARE,
@@ -110,17 +110,17 @@ def to_spec(req: ImageRequest) -> JobSpec:
     )
 
 
-_STATUSES: dict[str, pb.JobStatus.ValueType] = {
-    "running": pb.JOB_STATUS_RUNNING,
-    "succeeded": pb.JOB_STATUS_SUCCEEDED,
-    "partial": pb.JOB_STATUS_PARTIAL,
-    "failed": pb.JOB_STATUS_FAILED,
-    "cancelled": pb.JOB_STATUS_CANCELLED,
+_STATUSES: dict[JobStatus, pb.JobStatus.ValueType] = {
+    JobStatus.RUNNING: pb.JOB_STATUS_RUNNING,
+    JobStatus.SUCCEEDED: pb.JOB_STATUS_SUCCEEDED,
+    JobStatus.PARTIAL: pb.JOB_STATUS_PARTIAL,
+    JobStatus.FAILED: pb.JOB_STATUS_FAILED,
+    JobStatus.CANCELLED: pb.JOB_STATUS_CANCELLED,
 }
-_STATUS_NAMES: dict[int, str] = {number: name for name, number in _STATUSES.items()}
+_STATUS_NAMES: dict[int, JobStatus] = {number: name for name, number in _STATUSES.items()}
 
 
-def status_filter(value: int) -> str | None:
+def status_filter(value: int) -> JobStatus | None:
     if value == pb.JOB_STATUS_UNSPECIFIED:
         return None
     return _enum(_STATUS_NAMES, value, "status")
