@@ -22,6 +22,7 @@ from visionstudio.server.errors import InvalidArgument, ServiceError
 from visionstudio.server.jobs.events import Accepted, Finished, ImageReady, JobEvent
 from visionstudio.server.jobs.runner import ImageStudio
 
+JOB_ID_HEADER = "X-Job-Id"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -68,6 +69,8 @@ class JsonApi:
 
 
 async def _answer(events: AsyncIterator[JobEvent]) -> web.Response:
+    """The whole job as one JSON answer; once accepted, every answer names the job (header
+    `X-Job-Id`, and `job_id` in an error's metadata) so a caller can fetch it later."""
     accepted: Accepted | None = None
     images: list[ImageReady] = []
     try:
@@ -78,7 +81,13 @@ async def _answer(events: AsyncIterator[JobEvent]) -> web.Response:
                 images.append(event)
             elif isinstance(event, Finished):
                 assert accepted is not None
-                return web.json_response(answers.success_json(accepted, images, event))
+                body = answers.success_json(accepted, images, event)
+                return web.json_response(body, headers={JOB_ID_HEADER: accepted.job_id})
     except ServiceError as error:
-        return error_response(error, accepted, images)
+        if accepted is None:
+            return error_response(error)
+        error.metadata.setdefault("job_id", accepted.job_id)
+        response = error_response(error, accepted, images)
+        response.headers[JOB_ID_HEADER] = accepted.job_id
+        return response
     raise AssertionError("the job ended without a summary")
