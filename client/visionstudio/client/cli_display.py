@@ -129,7 +129,8 @@ class LiveDisplay:
     def summary(self, summary: pb.JobSummary) -> None:
         self._live.refresh()
         self._live.stop()
-        self._console.print(summary_text(summary, time.monotonic() - self._started))
+        text = summary_text(summary, time.monotonic() - self._started)
+        self._console.print(text, highlight=False, markup=False)
 
     def _render(self) -> Group:
         elapsed = f"{time.monotonic() - self._started:.0f}s"
