@@ -26,6 +26,14 @@ def _global(harness: Harness) -> list[str]:
     return ["--target", f"127.0.0.1:{harness.service.grpc_port}", "--api-key", API_KEY]
 
 
+def _exists(path: str) -> bool:
+    return Path(path).exists()
+
+
+def _files(directory: Path, pattern: str) -> list[Path]:
+    return list(directory.glob(pattern))
+
+
 async def _cli(argv: list[str]) -> int:
     # main() runs its own event loop; the service needs this one.
     return await asyncio.to_thread(main, argv)
@@ -39,9 +47,9 @@ async def test_piped_json_run_then_the_job_commands(
     out = capsys.readouterr()
     made = json.loads(out.out)
     job_id = made["job_id"]
-    assert [Path(i["path"]).exists() for i in made["images"]] == [True, True]
+    assert [_exists(i["path"]) for i in made["images"]] == [True, True]
     assert made["usage"]["output_tokens"] > 0
-    assert len(list((tmp_path / "a").glob(f"{job_id}-*-preview-0.png"))) == 2
+    assert len(_files(tmp_path / "a", f"{job_id}-*-preview-0.png")) == 2
     # Piped: plain lines, the same ones a script greps.
     assert f"job {job_id}: making 2 image(s)" in out.err
     assert "[2/2] image" in out.err
@@ -81,7 +89,7 @@ async def test_a_terminal_gets_a_live_line_per_image(harness: Harness, tmp_path:
     text = seen.decode(errors="replace")
     assert "image 0: saved ->" in text and "image 1: saved ->" in text
     assert "2 image(s) in" in text  # the summary line after the live display
-    assert len(list(tmp_path.glob("*.png"))) == 2
+    assert len(_files(tmp_path, "*.png")) == 2
 
 
 async def test_ctrl_c_names_the_job_and_how_to_follow_it(
