@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from visionstudio.server.api.http.routes import JOB_ID_HEADER
+from visionstudio.server.api.http.models import JOB_ID_HEADER
 
 from tests.fake_openai import FakeOpenAI
 from tests.support.harness import Harness

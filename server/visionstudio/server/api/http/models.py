@@ -32,6 +32,8 @@ from visionstudio.server.jobs.spec import (
 )
 
 API_PREFIX = "/api/v1/openai"
+# Names the job on every answer of an accepted job, so a caller that gave up can fetch it later.
+JOB_ID_HEADER = "X-Job-Id"
 # Names the whole body in field violations (for JSON that is not an object of known keys).
 BODY = "body"
 

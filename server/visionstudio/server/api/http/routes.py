@@ -16,13 +16,12 @@ from aiohttp import web
 from visionstudio.server.api.http import answers, sse
 from visionstudio.server.api.http.envelope import error_response
 from visionstudio.server.api.http.middleware import caller_of
-from visionstudio.server.api.http.models import BODY, ENDPOINTS, Endpoint
+from visionstudio.server.api.http.models import BODY, ENDPOINTS, JOB_ID_HEADER, Endpoint
 from visionstudio.server.api.http.openapi import OPENAPI_PATH, openapi_document
 from visionstudio.server.errors import InvalidArgument, ServiceError
 from visionstudio.server.jobs.events import Accepted, Finished, ImageReady, JobEvent
 from visionstudio.server.jobs.runner import ImageStudio
 
-JOB_ID_HEADER = "X-Job-Id"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
