@@ -31,7 +31,10 @@ async def test_openapi_document_describes_the_surface(api: Api) -> None:
         assert {"application/json", "text/event-stream"} <= set(answers["200"]["content"])
         assert {"400", "401", "429", "502", "503", "504"} <= set(answers)
         assert operation["security"]
-    assert {p.removeprefix(http_models.API_PREFIX) for p in doc["paths"]} == set(ROUTES)
+    job_routes = {"/jobs", "/jobs/{job_id}", "/jobs/{job_id}/watch", "/usage"}
+    assert {p.removeprefix(http_models.API_PREFIX) for p in doc["paths"]} == {*ROUTES, *job_routes}
+    for path in job_routes:
+        assert doc["paths"][http_models.API_PREFIX + path]["get"]["security"]
     ratio = schemas["GenerateImageRequest"]["properties"]["aspect_ratio"]
     assert "3:2" in json.dumps(ratio)
     assert schemas["Quality"]["enum"] == ["auto", "low", "medium", "high"]

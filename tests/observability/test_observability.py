@@ -89,3 +89,16 @@ async def test_http_requests_carry_request_ids_too(harness: Harness) -> None:
             assert resp.headers["x-request-id"] == "web-7"
         async with http.get(url) as resp:
             assert len(resp.headers["x-request-id"]) == 32
+
+
+def test_text_logs_keep_the_structured_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    logs.configure("info", "text")
+    token = logs.job_id.set("job-42")
+    try:
+        logging.getLogger("visionstudio.test").info(
+            "call done", extra={"method": "/x.Y/Z", "code": "OK", "ms": 12, "status": "succeeded"}
+        )
+    finally:
+        logs.job_id.reset(token)
+    line = capsys.readouterr().err.strip()
+    assert line.endswith("call done method=/x.Y/Z code=OK ms=12 status=succeeded job_id=job-42")

@@ -3,6 +3,7 @@
 # Postponed annotations: grpc's classes are generic only in their type stubs.
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Protocol, Self
@@ -10,6 +11,7 @@ from typing import Protocol, Self
 import grpc
 from visionstudio.client.calls import ImageCalls, Stub
 from visionstudio.client.channel import open_channel
+from visionstudio.client.reattach import Reattach
 from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
 
@@ -46,10 +48,26 @@ class ImageClient(
     ) -> None:
         self.close()
 
-    def _iterate(self, start: Callable[[], _Stream]) -> Iterator[pb.ImageEvent]:
+    def _iterate(
+        self,
+        start: Callable[[], _Stream],
+        reattach: Reattach,
+        watch: Callable[[pb.WatchJobRequest], _Stream],
+    ) -> Iterator[pb.ImageEvent]:
         call = start()
         try:
-            yield from call
+            while True:
+                try:
+                    for event in call:
+                        if reattach.forward(event):
+                            yield event
+                    return
+                except grpc.RpcError as err:
+                    delay = reattach.retry_after(err)
+                    if delay is None:
+                        raise
+                time.sleep(delay)
+                call = watch(reattach.watch_request())
         finally:
             # Stop the stream at once when the caller stops iterating early (whether the job
             # itself goes on is the server's setting).

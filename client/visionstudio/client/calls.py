@@ -5,15 +5,24 @@ metadata, deadlines) is written here once, so the two clients cannot drift apart
 """
 
 import abc
+import os
 from collections.abc import Callable
+from datetime import datetime
 from functools import partial
 from typing import Generic, Protocol, TypedDict, TypeVar, Unpack
 
 import grpc
+from google.protobuf import timestamp_pb2
 from visionstudio.client import requests
 from visionstudio.client.channel import DEFAULT_TARGET, Metadata, api_key_metadata, credentials
-from visionstudio.client.options import ImageOptions, SceneOptions
+from visionstudio.client.options import JOB_STATUSES, ImageOptions, SceneOptions, enum_value
+from visionstudio.client.reattach import Reattach
 from visionstudio.image.v1 import image_service_pb2 as pb
+
+TARGET_VARIABLE = "VISIONSTUDIO_TARGET"
+API_KEY_VARIABLE = "VISIONSTUDIO_API_KEY"
+# A point in time: a datetime (naive means local time) or seconds since the epoch.
+Moment = datetime | float
 
 _Request = TypeVar("_Request", contravariant=True)
 _Response = TypeVar("_Response", covariant=True)
@@ -61,22 +70,28 @@ class Stub(Protocol[_Stream_co, _Job, _JobList, _Usage]):
 class ImageCalls(Generic[_Stream, _Events, _Job, _JobList, _Usage], abc.ABC):
     """The client API over a stub; subclasses open the channel and iterate the streams.
 
-    `target` is the server's host:port; `secure` asks for TLS (with `root_certificates`, or the
-    system's); `timeout` is the default deadline of every call, in seconds.
+    `target` is the server's host:port (default `$VISIONSTUDIO_TARGET`, else localhost:50051);
+    `api_key` defaults to `$VISIONSTUDIO_API_KEY`; `secure` asks for TLS (with
+    `root_certificates`, or the system's); `timeout` is the default deadline of every call, in
+    seconds. A stream cut by a server shutting down continues with WatchJob on its own (at most
+    `reattach_attempts` times), without repeating events the caller already has.
     """
 
     def __init__(
         self,
-        target: str = DEFAULT_TARGET,
+        target: str | None = None,
         api_key: str | None = None,
         *,
         secure: bool = False,
         root_certificates: bytes | None = None,
         timeout: float | None = None,
+        reattach_attempts: int = 5,
     ) -> None:
+        target = target or os.environ.get(TARGET_VARIABLE) or DEFAULT_TARGET
         self._stub = self._connect(target, credentials(secure, root_certificates))
-        self._metadata = api_key_metadata(api_key)
+        self._metadata = api_key_metadata(api_key or os.environ.get(API_KEY_VARIABLE))
         self._timeout = timeout
+        self._reattach_attempts = reattach_attempts
 
     def generate(self, prompt: str, **options: Unpack[SceneOptions]) -> _Events:
         """Streams the events of a GenerateImage call."""
@@ -138,13 +153,37 @@ class ImageCalls(Generic[_Stream, _Events, _Job, _JobList, _Usage], abc.ABC):
         return self._stub.GetJob(pb.GetJobRequest(job_id=job_id), **self._call_options(timeout))
 
     def list_jobs(
-        self, *, page_size: int = 0, page_token: str = "", timeout: float | None = None
+        self,
+        *,
+        status: int | str | None = None,
+        created_after: Moment | None = None,
+        created_before: Moment | None = None,
+        page_size: int = 0,
+        page_token: str = "",
+        timeout: float | None = None,
     ) -> _JobList:
-        request = pb.ListJobsRequest(page_size=page_size, page_token=page_token)
+        """A page of the caller's jobs, newest first; `status` is e.g. "running" or None (all)."""
+        request = pb.ListJobsRequest(
+            page_size=page_size,
+            page_token=page_token,
+            status=enum_value("status", status, pb.JobStatus, JOB_STATUSES),
+            created_after=_timestamp(created_after),
+            created_before=_timestamp(created_before),
+        )
         return self._stub.ListJobs(request, **self._call_options(timeout))
 
-    def usage(self, *, timeout: float | None = None) -> _Usage:
-        return self._stub.GetUsage(pb.GetUsageRequest(), **self._call_options(timeout))
+    def usage(
+        self,
+        *,
+        start_time: Moment | None = None,
+        end_time: Moment | None = None,
+        timeout: float | None = None,
+    ) -> _Usage:
+        """Jobs, images and tokens of the jobs created in [start_time, end_time)."""
+        request = pb.GetUsageRequest(
+            start_time=_timestamp(start_time), end_time=_timestamp(end_time)
+        )
+        return self._stub.GetUsage(request, **self._call_options(timeout))
 
     @abc.abstractmethod
     def _connect(
@@ -153,16 +192,43 @@ class ImageCalls(Generic[_Stream, _Events, _Job, _JobList, _Usage], abc.ABC):
         """Opens the channel (the subclass keeps it, to close it) and returns a stub on it."""
 
     @abc.abstractmethod
-    def _iterate(self, start: Callable[[], _Stream]) -> _Events:
-        """Starts the stream on first iteration; cancels it when the caller stops early."""
+    def _iterate(
+        self,
+        start: Callable[[], _Stream],
+        reattach: Reattach,
+        watch: Callable[[pb.WatchJobRequest], _Stream],
+    ) -> _Events:
+        """Starts the stream on first iteration; cancels it when the caller stops early.
+
+        When a call fails and `reattach.retry_after` gives a delay, waits that long and goes on
+        with `watch(reattach.watch_request())`, forwarding only what `reattach.forward` allows.
+        """
 
     def _stream(
-        self, rpc: _Rpc[_Message, _Stream], request: _Message, timeout: float | None
+        self,
+        rpc: _Rpc[_Message, _Stream],
+        request: _Message,
+        timeout: float | None,
     ) -> _Events:
-        return self._iterate(partial(rpc, request, **self._call_options(timeout)))
+        options = self._call_options(timeout)
+        include_data = bool(getattr(request, "include_data", False))
+        reattach = Reattach(include_data=include_data, attempts=self._reattach_attempts)
+        watch = partial(self._stub.WatchJob, **options)
+        return self._iterate(partial(rpc, request, **options), reattach, watch)
 
     def _call_options(self, timeout: float | None) -> _CallOptions:
         return {
             "timeout": self._timeout if timeout is None else timeout,
             "metadata": self._metadata,
         }
+
+
+def _timestamp(moment: Moment | None) -> timestamp_pb2.Timestamp | None:
+    if moment is None:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    if isinstance(moment, datetime):
+        stamp.FromDatetime(moment.astimezone())
+    else:
+        stamp.FromNanoseconds(round(moment * 1e9))
+    return stamp

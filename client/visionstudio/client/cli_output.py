@@ -1,74 +1,107 @@
-"""What the CLI makes of a call's events: image files, their paths on stdout, progress on stderr."""
+"""What the CLI makes of a call's events: image and preview files, a display on stderr, and on
+stdout either the saved paths (one per line) or, with `--json`, one JSON document at the end."""
 
+from __future__ import annotations
+
+import json
 import re
-import sys
-import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from google.protobuf.message import Message
+from visionstudio.client.cli_display import Display
 from visionstudio.image.v1 import image_service_pb2 as pb
 
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
 
-async def save_events(events: AsyncIterator[pb.ImageEvent], out_dir: Path, expected: int) -> None:
-    """Saves each image as it arrives; `expected` counts them until the server says otherwise."""
-    started = time.monotonic()
-    job_id = "job"  # names the files should a server skip the `accepted` event
-    received = 0
+@dataclass
+class JobOutcome:
+    """What the CLI knows of its job: the id as soon as it is accepted (for Ctrl-C), then more."""
+
+    job_id: str = ""
+    model: str = ""
+    images: list[dict[str, Any]] = field(default_factory=list)
+    summary: pb.JobSummary | None = None
+
+    def as_json(self) -> str:
+        document = {
+            "job_id": self.job_id,
+            "model": self.model,
+            "images": sorted(self.images, key=lambda i: int(i["index"])),
+            "usage": scalar_fields(self.summary.usage) if self.summary else None,
+        }
+        return json.dumps(document, indent=2)
+
+
+async def save_events(
+    events: AsyncIterator[pb.ImageEvent],
+    out_dir: Path,
+    display: Display,
+    outcome: JobOutcome,
+    *,
+    as_json: bool = False,
+) -> None:
+    """Saves each image and preview as it arrives and tells `display`; fills in `outcome`."""
+    seen: set[int] = set()
     async for event in events:
         kind = event.WhichOneof("event")
         if kind == "accepted":
-            job_id = event.accepted.job_id
-            expected = event.accepted.number_of_images
-            print(
-                f"job {job_id}: making {expected} image(s) with {event.accepted.model}",
-                file=sys.stderr,
+            outcome.job_id, outcome.model = event.accepted.job_id, event.accepted.model
+            display.accepted(event.accepted)
+        elif kind == "preview":
+            preview = event.preview
+            path = _save(
+                out_dir,
+                outcome.job_id,
+                preview.index,
+                preview.mime_type,
+                preview.data,
+                suffix=f"-preview-{preview.partial_image_index}",
             )
-        elif kind == "image":
-            received += 1
-            _report_image(event.image, out_dir, job_id, f"[{received}/{expected}]", started)
+            display.preview(preview.index, preview.partial_image_index, path)
+        elif kind == "image" and event.image.index not in seen:
+            # A repeated call with the same idempotency key replays images already saved.
+            seen.add(event.image.index)
+            _keep_image(event.image, out_dir, display, outcome, as_json=as_json)
         elif kind == "summary":
-            _report_summary(event.summary, time.monotonic() - started)
+            outcome.summary = event.summary
+            display.summary(event.summary)
 
 
-def _report_image(
-    image: pb.Image, out_dir: Path, job_id: str, progress: str, started: float
+def _keep_image(
+    image: pb.Image, out_dir: Path, display: Display, outcome: JobOutcome, *, as_json: bool
 ) -> None:
-    if not image.data:
-        print(f"{progress} image {image.index} has no data; url: {image.url}", file=sys.stderr)
-        return
-    path = _save(image, out_dir, job_id)
-    print(
-        f"{progress} image {image.index} saved -> {path} ({image.width}x{image.height}, "
-        f"{image.mime_type}, {_size(len(image.data))}) in {time.monotonic() - started:.1f}s",
-        file=sys.stderr,
+    path = (
+        _save(out_dir, outcome.job_id, image.index, image.mime_type, image.data)
+        if image.data
+        else None
     )
-    print(path, flush=True)
+    display.image(image, path)
+    entry = scalar_fields(image, skip=("data",))
+    entry["path"] = str(path) if path else None
+    outcome.images.append(entry)
+    if path and not as_json:
+        print(path, flush=True)
 
 
-def _save(image: pb.Image, out_dir: Path, job_id: str) -> Path:
+def _save(
+    out_dir: Path, job_id: str, index: int, mime_type: str, data: bytes, *, suffix: str = ""
+) -> Path:
     # The job id comes from the server: keep it from naming a path outside out_dir.
-    stem = re.sub(r"[^A-Za-z0-9_-]", "_", job_id)
-    path = out_dir / f"{stem}-{image.index}.{_EXTENSIONS.get(image.mime_type, 'bin')}"
-    path.write_bytes(image.data)
+    stem = re.sub(r"[^A-Za-z0-9_-]", "_", job_id or "job")
+    path = out_dir / f"{stem}-{index}{suffix}.{_EXTENSIONS.get(mime_type, 'bin')}"
+    path.write_bytes(data)
     return path
 
 
-def _report_summary(summary: pb.JobSummary, elapsed: float) -> None:
-    usage = summary.usage
-    print(
-        f"job {summary.job_id}: {summary.images_delivered} image(s) in {elapsed:.1f}s; "
-        f"tokens: {usage.input_tokens} in (text {usage.input_text_tokens}, "
-        f"image {usage.input_image_tokens}), {usage.output_tokens} out, "
-        f"{usage.total_tokens} total",
-        file=sys.stderr,
-    )
-
-
-def _size(n: int) -> str:
-    if n < 1000:
-        return f"{n} B"
-    if n < 1_000_000:
-        return f"{n / 1000:.1f} kB"
-    return f"{n / 1_000_000:.1f} MB"
+def scalar_fields(message: Message, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The message's scalar fields as JSON values, numbers as numbers (unlike proto3 JSON,
+    which writes 64-bit integers as strings)."""
+    return {
+        f.name: getattr(message, f.name)
+        for f in message.DESCRIPTOR.fields
+        if f.name not in skip and f.message_type is None
+    }

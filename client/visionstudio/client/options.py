@@ -37,6 +37,13 @@ OUTPUT_FORMATS: Mapping[str, pb.OutputFormat.ValueType] = {
     "jpeg": pb.OUTPUT_FORMAT_JPEG,
     "webp": pb.OUTPUT_FORMAT_WEBP,
 }
+JOB_STATUSES: Mapping[str, pb.JobStatus.ValueType] = {
+    "running": pb.JOB_STATUS_RUNNING,
+    "succeeded": pb.JOB_STATUS_SUCCEEDED,
+    "partial": pb.JOB_STATUS_PARTIAL,
+    "failed": pb.JOB_STATUS_FAILED,
+    "cancelled": pb.JOB_STATUS_CANCELLED,
+}
 
 
 class ImageOptions(TypedDict, total=False):
@@ -46,14 +53,17 @@ class ImageOptions(TypedDict, total=False):
     quality: int | str | None
     output_format: int | str | None
     include_data: bool
+    idempotency_key: str
     timeout: float | None
 
 
 class SceneOptions(ImageOptions, total=False):
-    """Keyword arguments of the calls that choose the whole picture (generate and edit)."""
+    """Keyword arguments of the calls that choose the whole picture (generate and edit); they
+    also take `partial_images` (0..3 previews per image, sent as `preview` events)."""
 
     aspect_ratio: int | str | None
     background: int | str | None
+    partial_images: int
 
 
 _Enum = TypeVar("_Enum", bound=int)

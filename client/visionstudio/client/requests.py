@@ -72,6 +72,7 @@ def _set_scene(
     request.background = enum_value(
         "background", options.get("background"), pb.Background, BACKGROUNDS
     )
+    request.partial_images = options.get("partial_images", 0)
 
 
 def _set_common(request: _ImageRequest, options: ImageOptions) -> None:
@@ -81,3 +82,4 @@ def _set_common(request: _ImageRequest, options: ImageOptions) -> None:
         "output_format", options.get("output_format"), pb.OutputFormat, OUTPUT_FORMATS
     )
     request.include_data = options.get("include_data", False)
+    request.idempotency_key = options.get("idempotency_key", "")

@@ -229,6 +229,7 @@ async def start(settings: Settings, keys: Sequence[str]) -> RunningService:
         blobs=core.blobs,
         jobs=core.jobs,
         studio=core.studio,
+        queries=core.queries,
         max_call_s=settings.max_call_s,
         max_input_bytes=settings.max_input_bytes,
         metrics=core.metrics,

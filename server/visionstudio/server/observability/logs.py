@@ -23,6 +23,19 @@ def accept_request_id(presented: str | None) -> str:
     return uuid.uuid4().hex
 
 
+# The structured fields a text line keeps, after the message, when a record carries them.
+_TEXT_FIELDS = ("method", "code", "ms", "status", "job_id")
+
+
+class _TextFormatter(logging.Formatter):
+    """A readable line that still carries the structured fields (`key=value`), as JSON would."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = [f"{k}={getattr(record, k)}" for k in _TEXT_FIELDS if getattr(record, k, None)]
+        return f"{line} {' '.join(fields)}" if fields else line
+
+
 class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get()
@@ -43,7 +56,7 @@ def configure(level: str, fmt: str) -> None:
         )
     else:
         handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+            _TextFormatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
         )
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 from visionstudio.server.errors import InvalidArgument, ServiceError
-from visionstudio.server.jobs.events import Accepted, Finished, ImageReady
+from visionstudio.server.jobs.events import Accepted, Finished, ImageReady, Preview
 from visionstudio.server.jobs.spec import Usage
 
 
@@ -114,11 +114,20 @@ class SummaryEvent(BaseModel):
     elapsed_ms: int
 
 
+class PreviewEvent(BaseModel):
+    """Server-sent event `preview`: a partial rendering of one image, with `partial_images`."""
+
+    index: int = Field(description="0-based position of the image it previews.")
+    partial_image_index: int = Field(description="0-based number of this preview for that image.")
+    mime_type: str
+    data: str = Field(description="The encoded preview, base64.")
+
+
 def _dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude_none=True)
 
 
-def _image(event: ImageReady) -> Image:
+def image_model(event: ImageReady) -> Image:
     return Image(
         index=event.index,
         url=event.url,
@@ -132,10 +141,10 @@ def _image(event: ImageReady) -> Image:
 
 
 def _images(events: Sequence[ImageReady]) -> list[Image]:
-    return [_image(e) for e in sorted(events, key=lambda e: e.index)]
+    return [image_model(e) for e in sorted(events, key=lambda e: e.index)]
 
 
-def _usage(usage: Usage) -> TokenUsage:
+def token_usage(usage: Usage) -> TokenUsage:
     return TokenUsage(
         input_tokens=usage.input_tokens,
         input_text_tokens=usage.input_text_tokens,
@@ -146,7 +155,18 @@ def _usage(usage: Usage) -> TokenUsage:
 
 
 def image_json(event: ImageReady) -> dict[str, Any]:
-    return _dump(_image(event))
+    return _dump(image_model(event))
+
+
+def preview_json(event: Preview) -> dict[str, Any]:
+    return _dump(
+        PreviewEvent(
+            index=event.index,
+            partial_image_index=event.partial_image_index,
+            mime_type=event.mime_type,
+            data=base64.b64encode(event.data).decode(),
+        )
+    )
 
 
 def accepted_json(event: Accepted) -> dict[str, Any]:
@@ -161,7 +181,7 @@ def summary_json(event: Finished) -> dict[str, Any]:
     return _dump(
         SummaryEvent(
             job_id=event.job_id,
-            usage=_usage(event.usage),
+            usage=token_usage(event.usage),
             images_delivered=event.images_delivered,
             elapsed_ms=event.elapsed_ms,
         )
@@ -175,7 +195,7 @@ def success_json(
         job_id=accepted.job_id,
         model=accepted.model,
         images=_images(images),
-        usage=_usage(finished.usage),
+        usage=token_usage(finished.usage),
     )
     return _dump(SuccessResponse(success=True, data=result))
 

@@ -32,6 +32,8 @@ from visionstudio.server.jobs.spec import (
 )
 
 API_PREFIX = "/api/v1/openai"
+# Names the job on every answer of an accepted job, so a caller that gave up can fetch it later.
+JOB_ID_HEADER = "X-Job-Id"
 # Names the whole body in field violations (for JSON that is not an object of known keys).
 BODY = "body"
 
@@ -85,15 +87,25 @@ def _url_field(what: str) -> Any:
     return Field(default=None, description=f"An http(s) or data: URL of {what} to fetch.")
 
 
+def _partial_images_field() -> Any:
+    return Field(
+        default=0,
+        description="Previews per image while it renders, 0..3; each is a `preview` event of "
+        "the event stream (JSON answers leave them out). They cost extra output tokens.",
+    )
+
+
 class _Request(BaseModel):
     # Strict: "2" is not an integer and 1 is not a boolean; unknown keys are mistakes.
     model_config = ConfigDict(extra="forbid", strict=True)
     operation: ClassVar[Operation]
 
     prompt: str = Field(description=f"What to draw or change; 1..{MAX_PROMPT_CHARS} characters.")
+    # An explicit 0 is refused here (gRPC's proto3 default means 1; JSON can leave the key out).
     number_of_images: int = Field(
         default=1,
-        description=f"How many images, 1..{MAX_IMAGES}; 0 means 1. Each is sent as it is ready.",
+        ge=1,
+        description=f"How many images, 1..{MAX_IMAGES} (default 1). Each is sent as it is ready.",
     )
     quality: Quality = Field(default=Quality.AUTO, description="Rendering quality.")
     output_format: OutputFormat = Field(
@@ -114,7 +126,7 @@ class _Request(BaseModel):
         return JobSpec(
             operation=self.operation,
             prompt=self.prompt,
-            number_of_images=self.number_of_images or 1,
+            number_of_images=self.number_of_images,
             aspect_ratio=getattr(self, "aspect_ratio", None),
             quality=self.quality,
             background=getattr(self, "background", Background.AUTO),
@@ -124,6 +136,7 @@ class _Request(BaseModel):
             mask=self._source("mask"),
             inpaint_border_only=getattr(self, "inpaint_border_only", False),
             border_percentage=getattr(self, "border_percentage", 0.0),
+            partial_images=getattr(self, "partial_images", 0),
             idempotency_key=self.idempotency_key,
         )
 
@@ -151,6 +164,7 @@ class GenerateImageRequest(_Request):
     background: Background = Field(
         default=Background.AUTO, description="`transparent` needs png or webp output."
     )
+    partial_images: int = _partial_images_field()
 
 
 class EditImageRequest(_Request):
@@ -166,6 +180,7 @@ class EditImageRequest(_Request):
     background: Background = Field(
         default=Background.AUTO, description="`transparent` needs png or webp output."
     )
+    partial_images: int = _partial_images_field()
 
 
 class InpaintRequest(_Request):

@@ -11,10 +11,20 @@ from visionstudio.server.api.http.answers import (
     AcceptedEvent,
     ErrorResponse,
     Image,
+    PreviewEvent,
     SuccessResponse,
     SummaryEvent,
 )
-from visionstudio.server.api.http.models import API_PREFIX, ENDPOINTS, Endpoint
+from visionstudio.server.api.http.job_answers import (
+    JobAnswer,
+    JobFilter,
+    JobPageAnswer,
+    UsageAnswer,
+    UsageRange,
+    WatchQuery,
+)
+from visionstudio.server.api.http.job_queries import JOB_PATH, JOBS_PATH, USAGE_PATH, WATCH_PATH
+from visionstudio.server.api.http.models import API_PREFIX, ENDPOINTS, JOB_ID_HEADER, Endpoint
 from visionstudio.server.api.http.sse import EVENT_STREAM, KEEPALIVE_S
 
 OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
@@ -34,11 +44,27 @@ _ERROR_ANSWERS = {
 }
 _STREAM_DESCRIPTION = (
     "With `Accept: text/event-stream`: Server-Sent Events. `accepted` (AcceptedEvent) first, "
-    "one `image` (Image) per finished image in completion order, then `summary` "
+    "one `image` (Image) per finished image in completion order, `preview` (PreviewEvent) "
+    "with `partial_images`, `progress` while nothing else is sent, then `summary` "
     "(SummaryEvent); or `error` (ErrorResponse) if the job fails after the stream started. "
     f"A comment line `: keepalive` is sent every {KEEPALIVE_S:g} s. Errors before the job "
     "starts are ordinary JSON answers with their HTTP status."
 )
+
+
+_EVENTS: dict[str, type[BaseModel]] = {
+    "accepted": AcceptedEvent,
+    "image": Image,
+    "preview": PreviewEvent,
+    "summary": SummaryEvent,
+    "error": ErrorResponse,
+}
+_JOB_ID_HEADER = {
+    JOB_ID_HEADER: {
+        "description": "The job's id, on every answer of an accepted job (errors included).",
+        "schema": {"type": "string"},
+    }
+}
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
@@ -57,12 +83,7 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     errors["429"]["headers"] = {
         "Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}
     }
-    events: dict[str, type[BaseModel]] = {
-        "accepted": AcceptedEvent,
-        "image": Image,
-        "summary": SummaryEvent,
-        "error": ErrorResponse,
-    }
+    events = _EVENTS
     return {
         "operationId": endpoint.operation_id,
         "summary": (endpoint.body.__doc__ or "").strip(),
@@ -71,6 +92,7 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         "responses": {
             "200": {
                 "description": "The job's images (JSON), or its events as they happen (SSE).",
+                "headers": _JOB_ID_HEADER,
                 "content": {
                     **_json(SuccessResponse),
                     EVENT_STREAM: {
@@ -84,11 +106,76 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
     }
 
 
+def _parameters(query: type[BaseModel], *, job_id: bool = False) -> list[dict[str, Any]]:
+    found = [
+        {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    ] * job_id
+    schema = query.model_json_schema()
+    for name, field in schema["properties"].items():
+        found.append({"name": name, "in": "query", "required": False, "schema": field})
+    return found
+
+
+def _read(
+    operation_id: str, summary: str, answer: type[BaseModel], query: type[BaseModel] | None
+) -> dict[str, Any]:
+    errors = {status: _ERROR_ANSWERS[int(status)] for status in ("400", "401", "500")}
+    return {
+        "operationId": operation_id,
+        "summary": summary,
+        "security": [{_SECURITY_SCHEME: []}],
+        "parameters": _parameters(query) if query else [],
+        "responses": {
+            "200": {"description": summary, "content": _json(answer)},
+            "404": {"description": "No such job of this key.", "content": _json(ErrorResponse)},
+            **{s: {"description": t, "content": _json(ErrorResponse)} for s, t in errors.items()},
+        },
+    }
+
+
+def _job_paths() -> dict[str, Any]:
+    job = _read("getJob", "One of the caller's jobs, with its images.", JobAnswer, None)
+    job["parameters"] = _parameters(WatchQuery, job_id=True)[:1]
+    watch = _read("watchJob", "The job's events as Server-Sent Events.", JobAnswer, WatchQuery)
+    watch["parameters"] = _parameters(WatchQuery, job_id=True)
+    watch["responses"]["200"] = {
+        "description": "As the image routes' event stream: `accepted`, the images stored so "
+        "far, the rest as they finish, then `summary` or `error`.",
+        "content": {
+            EVENT_STREAM: {
+                "schema": {"type": "string"},
+                "x-events": {name: _ref(model) for name, model in _EVENTS.items()},
+            }
+        },
+    }
+    return {
+        JOBS_PATH: {
+            "get": _read("listJobs", "The caller's jobs, newest first.", JobPageAnswer, JobFilter)
+        },
+        JOB_PATH: {"get": job},
+        WATCH_PATH: {"get": watch},
+        USAGE_PATH: {
+            "get": _read(
+                "getUsage", "The caller's usage over a time range.", UsageAnswer, UsageRange
+            )
+        },
+    }
+
+
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """OpenAPI 3.1 (whose schemas are JSON Schema 2020-12, what pydantic emits)."""
     requests: list[type[BaseModel]] = [e.body for e in ENDPOINTS]
-    answers: list[type[BaseModel]] = [SuccessResponse, ErrorResponse, AcceptedEvent, SummaryEvent]
+    answers: list[type[BaseModel]] = [
+        SuccessResponse,
+        ErrorResponse,
+        AcceptedEvent,
+        PreviewEvent,
+        SummaryEvent,
+        JobAnswer,
+        JobPageAnswer,
+        UsageAnswer,
+    ]
     _, schemas = models_json_schema(
         [(m, "validation") for m in requests] + [(m, "serialization") for m in answers],
         ref_template=_REF,
@@ -100,7 +187,7 @@ def openapi_document() -> dict[str, Any]:
             "version": "1",
             "description": "Generate, edit and inpaint images with OpenAI's image models.",
         },
-        "paths": {e.path: {"post": _operation(e)} for e in ENDPOINTS},
+        "paths": {**{e.path: {"post": _operation(e)} for e in ENDPOINTS}, **_job_paths()},
         "components": {
             "schemas": schemas["$defs"],
             "securitySchemes": {

@@ -16,7 +16,7 @@ from aiohttp import web
 from visionstudio.server.api.http import answers, sse
 from visionstudio.server.api.http.envelope import error_response
 from visionstudio.server.api.http.middleware import caller_of
-from visionstudio.server.api.http.models import BODY, ENDPOINTS, Endpoint
+from visionstudio.server.api.http.models import BODY, ENDPOINTS, JOB_ID_HEADER, Endpoint
 from visionstudio.server.api.http.openapi import OPENAPI_PATH, openapi_document
 from visionstudio.server.errors import InvalidArgument, ServiceError
 from visionstudio.server.jobs.events import Accepted, Finished, ImageReady, JobEvent
@@ -68,6 +68,8 @@ class JsonApi:
 
 
 async def _answer(events: AsyncIterator[JobEvent]) -> web.Response:
+    """The whole job as one JSON answer; once accepted, every answer names the job (header
+    `X-Job-Id`, and `job_id` in an error's metadata) so a caller can fetch it later."""
     accepted: Accepted | None = None
     images: list[ImageReady] = []
     try:
@@ -78,7 +80,13 @@ async def _answer(events: AsyncIterator[JobEvent]) -> web.Response:
                 images.append(event)
             elif isinstance(event, Finished):
                 assert accepted is not None
-                return web.json_response(answers.success_json(accepted, images, event))
+                body = answers.success_json(accepted, images, event)
+                return web.json_response(body, headers={JOB_ID_HEADER: accepted.job_id})
     except ServiceError as error:
-        return error_response(error, accepted, images)
+        if accepted is None:
+            return error_response(error)
+        error.metadata.setdefault("job_id", accepted.job_id)
+        response = error_response(error, accepted, images)
+        response.headers[JOB_ID_HEADER] = accepted.job_id
+        return response
     raise AssertionError("the job ended without a summary")

@@ -11,9 +11,11 @@ from aiohttp import web
 from visionstudio.server.api.auth import ApiKeys
 from visionstudio.server.api.http import middleware
 from visionstudio.server.api.http.images import IMAGE_PATH, Images
+from visionstudio.server.api.http.job_queries import JobRoutes
 from visionstudio.server.api.http.models import max_body_bytes
 from visionstudio.server.api.http.routes import JsonApi
 from visionstudio.server.jobs.links import UrlSigner
+from visionstudio.server.jobs.queries import JobQueries
 from visionstudio.server.jobs.runner import ImageStudio
 from visionstudio.server.observability.metrics import Metrics
 from visionstudio.server.store import BlobStore, JobStore
@@ -28,6 +30,7 @@ class HttpApp:
         blobs: BlobStore,
         jobs: JobStore,
         studio: ImageStudio,
+        queries: JobQueries,
         max_call_s: float,
         max_input_bytes: int,
         metrics: Metrics,
@@ -39,6 +42,7 @@ class HttpApp:
         self._images = Images(signer=signer, blobs=blobs, jobs=jobs)
         self._max_body = max_body_bytes(max_input_bytes)
         self._api = JsonApi(studio=studio, max_call_s=max_call_s, max_body_bytes=self._max_body)
+        self._jobs = JobRoutes(queries=queries, max_call_s=max_call_s)
 
     def build(self) -> web.Application:
         app = web.Application(
@@ -56,6 +60,7 @@ class HttpApp:
         app.router.add_get("/metrics", self._metrics_page)
         app.router.add_get(IMAGE_PATH, self._images.get)
         self._api.add_routes(app)
+        self._jobs.add_routes(app)
         return app
 
     async def _healthz(self, request: web.Request) -> web.Response:

@@ -15,7 +15,14 @@ from aiohttp import web
 from visionstudio.server.api.http import answers
 from visionstudio.server.background import Periodic
 from visionstudio.server.errors import Internal, ServiceError
-from visionstudio.server.jobs.events import Accepted, Finished, ImageReady, JobEvent, Progress
+from visionstudio.server.jobs.events import (
+    Accepted,
+    Finished,
+    ImageReady,
+    JobEvent,
+    Preview,
+    Progress,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +97,8 @@ async def _as_events(
                 yield "summary", answers.summary_json(event)
             elif isinstance(event, Progress):
                 yield "progress", dataclasses.asdict(event)
+            elif isinstance(event, Preview):
+                yield "preview", answers.preview_json(event)
     except ServiceError as error:
         yield "error", answers.error_json(error, accepted, images)
     except Exception:
