@@ -135,7 +135,9 @@ class ProviderPool:
                 return rendered
             except ServiceError as error:
                 outcome = error.reason
-                log.warning("deployment %s answered %s", deployment.name, outcome)
+                # A 429 is the budget's to handle, not a failure worth a warning.
+                level = logging.INFO if outcome == RATE_LIMITED else logging.WARNING
+                log.log(level, "deployment %s answered %s", deployment.name, outcome)
                 raise
             except asyncio.CancelledError:
                 outcome = "cancelled"
