@@ -27,12 +27,14 @@ class Upstream:
     photographic: bool = False
     images_per_minute: int = 0
     requests_per_minute: int = 0
+    window_s: float = 60.0  # the limits' window (a minute upstream; shorter for fast runs)
 
     def options(self) -> list[str]:
         return [
             *("--latency", str(self.latency_s), "--api-key", UPSTREAM_KEY),
             *("--images-per-minute", str(self.images_per_minute)),
             *("--requests-per-minute", str(self.requests_per_minute)),
+            *("--rate-window", str(self.window_s)),
             *(("--photographic",) if self.photographic else ()),
         ]
 

@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> None:
         record_requests=False,
         rate_limit_requests_per_minute=args.requests_per_minute,
         rate_limit_images_per_minute=args.images_per_minute,
+        rate_limit_window_s=args.rate_window,
         photographic=args.photographic,
     )
     with contextlib.suppress(KeyboardInterrupt):
@@ -44,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
             metavar="N",
             help=f"the account's {kind[:-1]} limit, answered with 429 above it (default 0: off)",
         )
+    parser.add_argument(
+        "--rate-window",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="the limits' window (default 60: per minute, as OpenAI's; shorter for fast tests)",
+    )
     parser.add_argument(
         "--photographic",
         action="store_true",

@@ -44,6 +44,9 @@ class FakeOpenAIConfig:
     # Every answer of an image route carries the x-ratelimit-* headers of each limit that is on.
     rate_limit_requests_per_minute: int = 0
     rate_limit_images_per_minute: int = 0
+    # The limits' window in seconds: OpenAI's is a minute; tests shorten it (a limit of 8 with
+    # a window of 2 s admits a burst of 8, then 4 a second). The names keep "per minute".
+    rate_limit_window_s: float = 60.0
     # True: generations get a fine grain, so a 1024x1024 PNG is about 1.5 MB as the real
     # API's are (and the bytes to decode, store and stream are realistic), not about 50 KB.
     photographic: bool = False

@@ -20,10 +20,11 @@ def duration(seconds: float) -> str:
 
 
 class RateBucket:
-    """One per-minute limit: `limit` tokens, refilled at limit/60 per second."""
+    """One limit: `limit` tokens per `window_s` (a minute upstream), refilled continuously."""
 
-    def __init__(self, limit: int, clock: Callable[[], float]) -> None:
+    def __init__(self, limit: int, window_s: float, clock: Callable[[], float]) -> None:
         self.limit = limit
+        self.window_s = window_s
         self._clock = clock
         self._tokens = float(limit)
         self._updated = clock()
@@ -31,7 +32,7 @@ class RateBucket:
     def _refill(self) -> float:
         now = self._clock()
         self._tokens = min(
-            float(self.limit), self._tokens + (now - self._updated) * self.limit / 60
+            float(self.limit), self._tokens + (now - self._updated) * self.limit / self.window_s
         )
         self._updated = now
         return self._tokens
@@ -39,7 +40,7 @@ class RateBucket:
     def wait_s(self, amount: int) -> float:
         """0 when `amount` tokens are there now, else the seconds until they are."""
         missing = amount - self._refill()
-        return max(0.0, missing) * 60 / self.limit
+        return max(0.0, missing) * self.window_s / self.limit
 
     def take(self, amount: int) -> None:
         self._tokens = self._refill() - amount
@@ -53,7 +54,9 @@ class RateBucket:
             f"x-ratelimit-limit-{kind}": str(self.limit),
             f"x-ratelimit-remaining-{kind}": str(int(tokens)),
             # Until the bucket is full again, as OpenAI's "time until the limit resets".
-            f"x-ratelimit-reset-{kind}": duration((self.limit - tokens) * 60 / self.limit),
+            f"x-ratelimit-reset-{kind}": duration(
+                (self.limit - tokens) * self.window_s / self.limit
+            ),
         }
 
 
@@ -95,8 +98,9 @@ class RateLimits:
         if limit <= 0:
             self._buckets.pop(kind, None)
             return None
-        if bucket is None or bucket.limit != limit:
-            bucket = self._buckets[kind] = RateBucket(limit, self._clock)
+        window = config.rate_limit_window_s
+        if bucket is None or bucket.limit != limit or bucket.window_s != window:
+            bucket = self._buckets[kind] = RateBucket(limit, window, self._clock)
         return bucket
 
     def _refuse(

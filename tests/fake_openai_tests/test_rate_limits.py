@@ -151,3 +151,17 @@ async def test_stats_route_counts(limited: tuple[FakeOpenAI, Clock]) -> None:
 )
 def test_reset_durations_are_written_like_openai(seconds: float, text: str) -> None:
     assert duration(seconds) == text
+
+
+async def test_a_window_in_seconds_refills_as_fast_as_it_says() -> None:
+    clock = Clock()
+    config = FakeOpenAIConfig(rate_limit_images_per_minute=8, rate_limit_window_s=2.0)
+    async with FakeOpenAI(config, clock=clock) as fake, make_client(fake) as sdk:
+        raw = await sdk.images.with_raw_response.generate(model=MODEL, prompt="x", n=8)
+        assert limits_of(raw.headers)["x-ratelimit-reset-images"] == "2s"
+        with pytest.raises(openai.RateLimitError) as caught:
+            await sdk.images.generate(model=MODEL, prompt="x")
+        assert caught.value.response.headers["retry-after-ms"] == "250"
+        clock.now += 0.25  # 8 per 2 s: one image back every 250 ms
+        await sdk.images.generate(model=MODEL, prompt="x")
+        assert fake.rate_limited == 1

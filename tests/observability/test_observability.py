@@ -34,8 +34,11 @@ async def test_calls_images_upstream_requests_and_retries_are_counted(
     assert _value(harness, "visionstudio_calls_total", code="OK", **calls) == 1
     assert _value(harness, "visionstudio_call_duration_seconds_count", **calls) == 1
     assert _value(harness, "visionstudio_images_total", operation="generate") == 2
-    assert _value(harness, "visionstudio_upstream_requests_total", outcome="ok") == 2
-    failed = _value(harness, "visionstudio_upstream_requests_total", outcome="UPSTREAM_UNAVAILABLE")
+    upstream_requests = "visionstudio_upstream_requests_total"
+    assert _value(harness, upstream_requests, outcome="ok", deployment="default") == 2
+    failed = _value(
+        harness, upstream_requests, outcome="UPSTREAM_UNAVAILABLE", deployment="default"
+    )
     assert failed == 1
     retries = _value(harness, "visionstudio_upstream_retries_total", reason="UPSTREAM_UNAVAILABLE")
     assert retries == 1

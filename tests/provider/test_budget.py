@@ -59,7 +59,13 @@ async def test_no_room_before_the_deadline_is_resource_exhausted_with_retry_info
 
 async def test_the_providers_word_is_followed() -> None:
     budget = ProviderBudget(images_per_minute=600, requests_per_minute=0)
-    budget.observe({"x-ratelimit-remaining-images": "0"})
+    budget.observe(
+        {
+            "x-ratelimit-limit-images": "600",
+            "x-ratelimit-remaining-images": "0",
+            "x-ratelimit-reset-images": "1m0s",
+        }
+    )
     started = time.monotonic()
     await budget.acquire("a", started + 5)
     assert time.monotonic() - started >= 0.08  # had to wait for a refill

@@ -41,10 +41,10 @@ async def _run(harness: Harness, request: pb.GenerateImageRequest, **kw: Any) ->
             1,
         ),
         (
-            Failure(429, openai_error("rate_limit_exceeded", "slow down", "requests")),
-            grpc.StatusCode.RESOURCE_EXHAUSTED,
-            "RATE_LIMITED",
-            ATTEMPTS,
+            Failure(429, openai_error("insufficient_quota", "You exceeded your current quota")),
+            grpc.StatusCode.INTERNAL,
+            "PROVIDER_QUOTA_EXHAUSTED",
+            1,
         ),
         (SERVER_ERROR, grpc.StatusCode.UNAVAILABLE, "UPSTREAM_UNAVAILABLE", ATTEMPTS),
     ],
@@ -81,6 +81,17 @@ async def test_a_transient_failure_is_retried_into_a_success(
     assert len(upstream.requests) == 2
 
 
+async def test_429s_are_waited_out_and_never_use_up_the_retries(
+    harness: Harness, upstream: FakeOpenAI
+) -> None:
+    # More 429s than the retry limit allows failures: the call still succeeds.
+    busy = Failure(429, openai_error("rate_limit_exceeded", "slow down"), {"retry-after-ms": "50"})
+    upstream.config.fail_next.extend([busy] * (ATTEMPTS + 1))
+    events = await _run(harness, pb.GenerateImageRequest(prompt="a ship"))
+    assert len(images_of(events)) == 1
+    assert len(upstream.requests) == ATTEMPTS + 2
+
+
 async def test_retry_after_is_honoured(harness: Harness, upstream: FakeOpenAI) -> None:
     upstream.config.fail_next.append(
         Failure(429, openai_error("rate_limit_exceeded", "slow down"), {"Retry-After": "0.4"})
@@ -102,7 +113,8 @@ async def test_a_retry_after_beyond_the_deadline_fails_fast_with_retry_info(
         await _run(harness, pb.GenerateImageRequest(prompt="a ship"), timeout=10)
     assert time.monotonic() - started < 5
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert rich_error(caught.value)["retry"] == 60
+    retry = rich_error(caught.value)["retry"]
+    assert isinstance(retry, float) and 59 <= retry <= 60  # what the provider said, less the wait
     assert len(upstream.requests) == 1
 
 

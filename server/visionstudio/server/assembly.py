@@ -27,9 +27,8 @@ from visionstudio.server.jobs.runner import ImageStudio
 from visionstudio.server.observability.metrics import Metrics
 from visionstudio.server.prep import Prep
 from visionstudio.server.prep.fetch import AddressPolicy, Fetcher, FetchLimits
-from visionstudio.server.provider.base import ImageProvider
-from visionstudio.server.provider.budget import ProviderBudget
-from visionstudio.server.provider.openai_provider import OpenAIProvider
+from visionstudio.server.provider.factory import ProviderOptions, build_provider
+from visionstudio.server.provider.pool import ProviderPool
 from visionstudio.server.provider.retry import RetryPolicy
 from visionstudio.server.settings import Settings
 from visionstudio.server.store import BlobStore, JobStore, open_stores
@@ -48,8 +47,7 @@ class Core:
     """Everything both surfaces share: the job core and what it stands on."""
 
     metrics: Metrics
-    provider: ImageProvider
-    budget: ProviderBudget
+    provider: ProviderPool
     fetcher: Fetcher
     jobs: JobStore
     blobs: BlobStore
@@ -86,7 +84,6 @@ class RunningService:
         await core.studio.drain(max(0.0, deadline - time.monotonic()))
         await core.provider.close()
         await core.fetcher.close()
-        await core.budget.close()
         await core.jobs.close()
         await core.blobs.close()
 
@@ -110,16 +107,19 @@ def admission_limits(settings: Settings) -> Limits:
     )
 
 
-def _provider(settings: Settings, metrics: Metrics, budget: ProviderBudget) -> OpenAIProvider:
+def _provider(settings: Settings, metrics: Metrics) -> ProviderPool:
+    options = ProviderOptions(
+        model=settings.model,
+        providers_file=settings.providers_file,
+        timeout_s=settings.upstream_timeout_s,
+        retry=retry_policy(settings),
+        connections=settings.upstream_concurrency,
+        images_per_minute=settings.provider_images_per_minute,
+        requests_per_minute=settings.provider_requests_per_minute,
+        probe_after_s=settings.deployment_probe_after_s,
+    )
     try:
-        return OpenAIProvider.from_environment(
-            settings.model,
-            timeout_s=settings.upstream_timeout_s,
-            retry=retry_policy(settings),
-            metrics=metrics,
-            budget=budget,
-            connections=settings.upstream_concurrency,
-        )
+        return build_provider(options, metrics)
     except ValueError as exc:
         raise StartupError(str(exc)) from exc
     except openai.OpenAIError as exc:
@@ -139,13 +139,19 @@ def _check(settings: Settings) -> None:
         raise StartupError("VISIONSTUDIO_PROVIDER_BUDGET_SHARED needs a PostgreSQL database_url")
 
 
-async def _share_budget(settings: Settings, budget: ProviderBudget) -> None:
-    if settings.provider_budget_shared and budget.enabled and settings.database_url:
-        budget.share(
-            await PostgresTokens.open(
-                settings.database_url, settings.provider_account, budget.per_minute
+async def _share_budget(settings: Settings, provider: ProviderPool) -> None:
+    if not (settings.provider_budget_shared and settings.database_url):
+        return
+    for deployment in provider.deployments:
+        budget = deployment.budget
+        if budget.has_ceilings:
+            # The single deployment keeps the account's name; several are told apart.
+            account = settings.provider_account
+            if settings.providers_file is not None:
+                account = f"{account}/{deployment.name}"
+            budget.share(
+                await PostgresTokens.open(settings.database_url, account, budget.per_minute)
             )
-        )
 
 
 def _fetcher(settings: Settings) -> Fetcher:
@@ -171,12 +177,8 @@ def _signer(settings: Settings, http_port: int) -> UrlSigner:
 
 async def _core(settings: Settings, signer: UrlSigner) -> Core:
     metrics = Metrics()
-    budget = ProviderBudget(
-        images_per_minute=settings.provider_images_per_minute,
-        requests_per_minute=settings.provider_requests_per_minute,
-    )
-    provider = _provider(settings, metrics, budget)
-    await _share_budget(settings, budget)
+    provider = _provider(settings, metrics)
+    await _share_budget(settings, provider)
     jobs, blobs = await open_stores(
         database_url=settings.database_url, blob_url=settings.blob_url, data_dir=settings.data_dir
     )
@@ -207,7 +209,7 @@ async def _core(settings: Settings, signer: UrlSigner) -> Core:
     retention = Retention(
         jobs, blobs, keep_s=settings.retention_s, interval_s=settings.retention_interval_s
     )
-    return Core(metrics, provider, budget, fetcher, jobs, blobs, studio, queries, retention)
+    return Core(metrics, provider, fetcher, jobs, blobs, studio, queries, retention)
 
 
 async def start(settings: Settings, keys: Sequence[str]) -> RunningService:
@@ -243,9 +245,10 @@ async def start(settings: Settings, keys: Sequence[str]) -> RunningService:
     readiness.start()
     core.retention.start()
     log.info(
-        "gRPC on port %d, HTTP on %s, model %s",
+        "gRPC on port %d, HTTP on %s, model %s, deployments %s",
         grpc.port,
         signer.base_url,
         core.provider.rules.model,
+        ", ".join(d.name for d in core.provider.deployments),
     )
     return RunningService(core, grpc, http_runner, http_port, signer.base_url, readiness)

@@ -56,15 +56,20 @@ class Settings(BaseSettings):
     per_key_concurrency: int = 16
     per_key_queued_images: int = 64
     per_key_images_per_minute: int = 0
-    # The provider account's own limits, spent exactly: calls wait (fairly, per key) for
-    # budget instead of drawing 429s. 0 turns a limit off. For replicas sharing one account,
-    # give each its share.
+    # The budget learns the provider's limits from its answers (x-ratelimit-* headers, 429s);
+    # these optional ceilings (per minute, 0: none) cap it further. For replicas sharing one
+    # account, give each its share, or share them (below).
     provider_images_per_minute: int = 0
     provider_requests_per_minute: int = 0
     # Replicas sharing one provider account share one budget in the PostgreSQL database (the
     # database_url's), under this account name.
     provider_budget_shared: bool = False
     provider_account: str = "default"
+    # Several upstream deployments (OpenAI accounts, Azure OpenAI deployments): a TOML file of
+    # [[deployment]] tables (see provider/providers_file.py). Unset: one deployment from the
+    # SDK's variables and `model`. A deployment that failed is skipped this long, then probed.
+    providers_file: Path | None = None
+    deployment_probe_after_s: float = 30.0
 
     max_message_bytes: int = 64 * MiB
     max_input_bytes: int = 50 * MiB

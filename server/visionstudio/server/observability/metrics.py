@@ -33,8 +33,9 @@ class Metrics:
         )
         self.upstream_requests = Counter(
             "visionstudio_upstream_requests_total",
-            "Upstream image requests (each attempt), by outcome: ok or an error reason.",
-            ["outcome"],
+            "Upstream image requests (each attempt), by outcome (ok or an error reason) and "
+            "deployment.",
+            ["outcome", "deployment"],
             registry=r,
         )
         self.upstream_retries = Counter(

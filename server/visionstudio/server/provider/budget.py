@@ -1,13 +1,14 @@
-"""The provider account's rate budget: images and requests per minute, spent exactly.
+"""One deployment's rate budget: the provider's limits, learned from its answers, and the
+optional configured ceilings (images and requests per minute), spent exactly.
 
 The real ceiling of this service is the provider's rate limit. Upstream calls wait here for
 budget instead of storming the provider into 429s; waiting callers are served round-robin by
-API key, so one busy key cannot starve the others. The budget also follows what the provider
-says: its `x-ratelimit-remaining-*` headers (other clients may share the account) and any 429's
-Retry-After pause everyone.
+API key, so one busy key cannot starve the others. With no configuration the budget learns the
+limits from the `x-ratelimit-*` headers of every answer (`learned.py`) and paces calls to them;
+a 429's Retry-After pauses everyone until the provider said it is worth trying.
 
-The tokens live in this process by default; replicas sharing one account share them through
-PostgreSQL (`store/budget_tokens.py`).
+The configured ceilings' tokens live in this process by default; replicas sharing one account
+share them through PostgreSQL (`store/budget_tokens.py`).
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from visionstudio.server.errors import ResourceExhausted
+from visionstudio.server.provider.learned import LearnedLimit
+from visionstudio.server.provider.rate_headers import limit_reports
 from visionstudio.server.provider.token_bucket import TokenBucket
-
-KINDS = ("images", "requests")
 
 
 class TokenSource(Protocol):
@@ -41,6 +42,10 @@ class LocalTokens:
         self._buckets = {
             kind: TokenBucket(limit) for kind, limit in per_minute.items() if limit > 0
         }
+
+    @property
+    def buckets(self) -> list[TokenBucket]:
+        return list(self._buckets.values())
 
     def wait_for(self, amount: float) -> float:
         return max((b.wait_for(amount) for b in self._buckets.values()), default=0.0)
@@ -63,11 +68,13 @@ class LocalTokens:
 
 
 class ProviderBudget:
-    def __init__(self, *, images_per_minute: int, requests_per_minute: int) -> None:
+    def __init__(self, *, images_per_minute: int = 0, requests_per_minute: int = 0) -> None:
+        # The configured ceilings (0: none); the provider's own limits are learned.
         self.per_minute = {"images": images_per_minute, "requests": requests_per_minute}
         self._local = LocalTokens(self.per_minute)
         self._source: TokenSource = self._local
         self._shared = False
+        self._learned: dict[str, LearnedLimit] = {}
         self._paused_until = 0.0
         self._clamps: dict[str, float] = {}
         # Per caller, the futures of its waiting calls; the order of keys is the round-robin.
@@ -78,7 +85,7 @@ class ProviderBudget:
         self._granter: asyncio.Task[None] | None = None
 
     @property
-    def enabled(self) -> bool:
+    def has_ceilings(self) -> bool:
         return any(limit > 0 for limit in self.per_minute.values())
 
     @property
@@ -86,7 +93,8 @@ class ProviderBudget:
         return sum(len(q) for q in self._waiting.values())
 
     def share(self, source: TokenSource) -> None:
-        """Takes tokens from `source` (shared by replicas) instead of this process's own."""
+        """Takes the ceilings' tokens from `source` (shared by replicas) instead of this
+        process's own."""
         self._source = source
         self._shared = True
 
@@ -100,9 +108,10 @@ class ProviderBudget:
     async def acquire(self, caller: str, deadline: float) -> None:
         """Waits for one upstream call's worth of budget, or raises ResourceExhausted when
         it cannot come before `deadline` (time.monotonic())."""
-        if not self.enabled:
+        if not self._waiting and not self._shared and self._wait_now() <= 0:
+            self._take_local()  # the common case: nobody waits and there is room
             return
-        expected = self._estimated_wait()
+        expected = self.estimated_wait()
         if expected > deadline - time.monotonic():
             # It will not come in time: say so now, with when it would, instead of at the end.
             raise self._exhausted(expected)
@@ -118,32 +127,50 @@ class ProviderBudget:
             if waiter.done():
                 return  # granted as the deadline passed: use it
             waiter.cancel()
-            raise self._exhausted(self._estimated_wait()) from None
+            raise self._exhausted(self.estimated_wait()) from None
         except asyncio.CancelledError:
             waiter.cancel()
             raise
 
     def observe(self, headers: Mapping[str, str]) -> None:
-        """Notes the provider's view of what is left; applied before the next call starts."""
-        for kind in KINDS:
-            remaining = headers.get(f"x-ratelimit-remaining-{kind}")
-            if remaining is not None:
-                with contextlib.suppress(ValueError):
-                    self._clamps[kind] = float(remaining)
-        if self._clamps:
-            self._wakeup.set()
+        """Learns the provider's limits and what is left of them from an answer's headers;
+        applied before the next call starts."""
+        for report in limit_reports(headers):
+            if report.kind == "tokens":
+                # What one image costs in tokens is not known before: only an empty
+                # bucket stops calls, until it refills.
+                if report.remaining <= 0:
+                    self.pause(report.reset_s)
+                continue
+            if (learned := self._learned.get(report.kind)) is None:
+                self._learned[report.kind] = LearnedLimit(report)
+            else:
+                learned.observe(report)
+            if self.per_minute.get(report.kind, 0) > 0:
+                self._clamps[report.kind] = report.remaining
+        self._wakeup.set()
 
     def pause(self, seconds: float) -> None:
         """After a 429: nobody calls upstream until the provider said it is worth trying."""
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
         self._wakeup.set()
 
-    def _estimated_wait(self) -> float:
+    def estimated_wait(self) -> float:
         """Seconds until one more call, behind everyone waiting, would get its budget (this
-        process's view; replicas sharing the budget may make it longer)."""
+        process's view; replicas sharing the ceilings may make it longer)."""
+        return self._wait_now(1 + self.waiting)
+
+    def _wait_now(self, amount: float = 1) -> float:
         pause = self._paused_until - time.monotonic()
-        tokens = 0.0 if self._shared else self._local.wait_for(1 + self.waiting)
-        return max(0.0, pause, tokens)
+        learned = max((limit.wait_for(amount) for limit in self._learned.values()), default=0.0)
+        ceilings = 0.0 if self._shared else self._local.wait_for(amount)
+        return max(0.0, pause, learned, ceilings)
+
+    def _take_local(self) -> None:
+        for limit in self._learned.values():
+            limit.take()
+        for bucket in self._local.buckets:
+            bucket.tokens -= 1
 
     @staticmethod
     def _exhausted(wait: float) -> ResourceExhausted:
@@ -173,10 +200,13 @@ class ProviderBudget:
                 for kind, remaining in list(self._clamps.items()):
                     del self._clamps[kind]
                     await self._source.clamp(kind, remaining)
-                wait = self._paused_until - time.monotonic()
+                learned = max((x.wait_for(1) for x in self._learned.values()), default=0.0)
+                wait = max(self._paused_until - time.monotonic(), learned)
                 if wait <= 0:
                     wait = await self._source.take()
                     if wait <= 0:
+                        for limit in self._learned.values():
+                            limit.take()
                         # (A waiter that gave up during a shared take leaves its token unused.)
                         if not waiter.done():
                             waiter.set_result(None)

@@ -1,7 +1,8 @@
 """The one retry policy for upstream calls (the SDK's own retries are switched off).
 
-Retries rate limits, 5xx, timeouts-in-transit and connection failures with exponential
-backoff and jitter, waits at least as long as the provider's Retry-After says, and never
+Retries 5xx, timeouts-in-transit and connection failures with exponential backoff and jitter
+(a 429 is not a failure: the rate budget waits for it, see `pool.py`), waits at least as long
+as the provider's Retry-After says, and never
 sleeps past the caller's deadline: when the next attempt could not finish in time, the last
 error is raised at once (with its RetryInfo) instead.
 """
@@ -21,11 +22,11 @@ from tenacity import (
     stop_before_delay,
     wait_exponential_jitter,
 )
-from visionstudio.server.errors import ResourceExhausted, ServiceError, Unavailable
+from visionstudio.server.errors import ServiceError, Unavailable
 
 T = TypeVar("T")
 
-RETRYABLE = (ResourceExhausted, Unavailable)
+RETRYABLE = (Unavailable,)
 
 
 @dataclass(frozen=True)
