@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA_DIR ?= .data
 
-.PHONY: install proto proto-check lint test run fake-openai bench clean
+.PHONY: install proto proto-check lint test run fake-openai bench clean deploy-lint
 
 install: $(STAMP)
 
@@ -29,9 +29,14 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 # The Python checks and suite first, then the contract gate, the reference and the Node client.
-test: proto-check lint
+test: proto-check lint deploy-lint
 	$(BIN)/pytest -q
 	$(MAKE) --no-print-directory proto-lint docs-check node-test
+
+# The Dockerfile's lint (hadolint from its PyPI wheel; no image is built or pulled). The
+# Compose file, the Kubernetes manifests and the dashboards are checked by tests/deploy.
+deploy-lint: $(STAMP)
+	$(BIN)/hadolint Dockerfile
 
 # Runs the service. With no VISIONSTUDIO_API_KEYS a development key is created
 # in $(DATA_DIR)/dev-api-key and printed.
