@@ -13,6 +13,7 @@ from visionstudio.server.api.http import middleware
 from visionstudio.server.api.http.images import IMAGE_PATH, Images
 from visionstudio.server.api.http.models import max_body_bytes
 from visionstudio.server.api.http.routes import JsonApi
+from visionstudio.server.api.http.studio_routes import STUDIO_ROUTES, StudioAssets
 from visionstudio.server.jobs.links import UrlSigner
 from visionstudio.server.jobs.runner import ImageStudio
 from visionstudio.server.observability.metrics import Metrics
@@ -46,7 +47,7 @@ class HttpApp:
                 middleware.request_ids,
                 middleware.observed(self._metrics),
                 middleware.errors,
-                middleware.authenticated(self._keys, key_optional=frozenset({IMAGE_PATH})),
+                middleware.authenticated(self._keys, key_optional=frozenset({IMAGE_PATH, *STUDIO_ROUTES})),
             ],
             client_max_size=self._max_body,
         )
@@ -56,6 +57,7 @@ class HttpApp:
         app.router.add_get("/metrics", self._metrics_page)
         app.router.add_get(IMAGE_PATH, self._images.get)
         self._api.add_routes(app)
+        StudioAssets().add_routes(app)
         return app
 
     async def _healthz(self, request: web.Request) -> web.Response:
