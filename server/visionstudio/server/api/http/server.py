@@ -47,7 +47,9 @@ class HttpApp:
                 middleware.request_ids,
                 middleware.observed(self._metrics),
                 middleware.errors,
-                middleware.authenticated(self._keys, key_optional=frozenset({IMAGE_PATH, *STUDIO_ROUTES})),
+                middleware.authenticated(
+                    self._keys, key_optional=frozenset({IMAGE_PATH, *STUDIO_ROUTES})
+                ),
             ],
             client_max_size=self._max_body,
         )
