@@ -29,7 +29,8 @@ async def test_an_image_by_url_and_the_choice_is_explained(
     section = studio.locator("#page-edit")
     await section.get_by_label("Prompt").fill("make it blue")
     await section.get_by_role("button", name="Edit").click()
-    await section.get_by_role("alert").get_by_text("Choose an image file or give its URL").wait_for()
+    alert = section.get_by_role("alert")
+    await alert.get_by_text("Choose an image file or give its URL").wait_for()
 
     await section.get_by_label("or URL").fill(image_host.put("in.png", png((512, 512))))
     await section.get_by_role("button", name="Edit").click()

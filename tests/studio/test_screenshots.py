@@ -1,5 +1,8 @@
 """A screenshot of each page in use, for the README. They go to a temporary folder; to refresh
-the ones in docs/: VISIONSTUDIO_SCREENSHOTS=docs .venv/bin/pytest tests/studio/test_screenshots.py"""
+the ones in docs/:
+
+    VISIONSTUDIO_SCREENSHOTS=docs .venv/bin/pytest tests/studio/test_screenshots.py
+"""
 
 from __future__ import annotations
 
