@@ -14,6 +14,7 @@ from visionstudio.server.api.http.images import IMAGE_PATH, Images
 from visionstudio.server.api.http.job_queries import JobRoutes
 from visionstudio.server.api.http.models import max_body_bytes
 from visionstudio.server.api.http.routes import JsonApi
+from visionstudio.server.api.http.studio_routes import STUDIO_ROUTES, StudioAssets
 from visionstudio.server.jobs.links import UrlSigner
 from visionstudio.server.jobs.queries import JobQueries
 from visionstudio.server.jobs.runner import ImageStudio
@@ -50,7 +51,9 @@ class HttpApp:
                 middleware.request_ids,
                 middleware.observed(self._metrics),
                 middleware.errors,
-                middleware.authenticated(self._keys, key_optional=frozenset({IMAGE_PATH})),
+                middleware.authenticated(
+                    self._keys, key_optional=frozenset({IMAGE_PATH, *STUDIO_ROUTES})
+                ),
             ],
             client_max_size=self._max_body,
         )
@@ -61,6 +64,7 @@ class HttpApp:
         app.router.add_get(IMAGE_PATH, self._images.get)
         self._api.add_routes(app)
         self._jobs.add_routes(app)
+        StudioAssets().add_routes(app)
         return app
 
     async def _healthz(self, request: web.Request) -> web.Response:
