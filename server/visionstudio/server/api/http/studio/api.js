@@ -94,14 +94,21 @@ export const getJob = (jobId) => data("GET", `/jobs/${encodeURIComponent(jobId)}
 export const cancelJob = (jobId) =>
   data("POST", `/jobs/${encodeURIComponent(jobId)}/cancel`, { body: {} });
 
-export const usage = ({ since, until } = {}) => data("GET", "/usage" + query({ since, until }));
+export const usage = ({ since, until } = {}) =>
+  data("GET", "/usage" + query({ start_time: since, end_time: until }));
 
-/** Whether the image routes take `partial_images` (previews while rendering), per the
+const REQUEST_SCHEMAS = {
+  generate: "GenerateImageRequest",
+  edit: "EditImageRequest",
+  inpaint: "InpaintRequest",
+};
+
+/** Whether the operation's route takes `partial_images` (previews while rendering), per the
  * service's own OpenAPI document. */
-export async function takesPreviews() {
+export async function takesPreviews(operation) {
   try {
     const doc = await (await send("GET", "/openapi.json")).json();
-    const schema = doc?.components?.schemas?.GenerateImageRequest;
+    const schema = doc?.components?.schemas?.[REQUEST_SCHEMAS[operation]];
     return Boolean(schema?.properties?.partial_images);
   } catch {
     return false;

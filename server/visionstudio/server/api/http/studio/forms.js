@@ -3,7 +3,7 @@
 import { runJob, takesPreviews } from "./api.js";
 import { JobView, play } from "./results.js";
 
-let previews = null;
+const previews = {};
 
 /** Fills the form's `.options` with the fields it names (from the page's template). */
 export function addOptions(form) {
@@ -58,8 +58,8 @@ export function runForm(form, operation, buildBody) {
       view.fail(error);
       return;
     }
-    previews ??= await takesPreviews();
-    if (previews) body.partial_images = 2;
+    previews[operation] ??= await takesPreviews(operation);
+    if (previews[operation]) body.partial_images = 2;
     controller = new AbortController();
     submit.disabled = true;
     stop.disabled = false;

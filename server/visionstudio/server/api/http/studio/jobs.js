@@ -1,6 +1,6 @@
 // The jobs page: the key's jobs newest first, with thumbnails, filters and paging; watch a
 // running job's images arrive, or cancel it.
-import { cancelJob, imageBlob, listJobs, watchJob } from "./api.js";
+import { cancelJob, getJob, imageBlob, listJobs, watchJob } from "./api.js";
 import { JobView, play } from "./results.js";
 import { describe } from "./words.js";
 
@@ -23,7 +23,9 @@ function button(text, label, onClick) {
   return b;
 }
 
-async function thumbnail(job) {
+async function thumbnail(listed) {
+  // Listings carry no images (they stay small); the job itself has them.
+  const job = listed.status === "running" ? listed : await getJob(listed.job_id);
   const first = (job.images || [])[0];
   if (!first) return cell("—");
   const img = Object.assign(document.createElement("img"), {
@@ -45,12 +47,12 @@ async function row(job) {
       button("Cancel", `Cancel job ${job.job_id}`, () => cancel(job.job_id)),
     );
   }
-  const created = job.create_time ? new Date(job.create_time).toLocaleString() : "";
+  const created = job.created_at ? new Date(job.created_at).toLocaleString() : "";
   tr.append(
     await thumbnail(job), cell(job.job_id), cell(job.status), cell(job.model || ""),
     cell(String(job.usage?.total_tokens ?? "")), cell(created), actions,
   );
-  if (job.error?.message) tr.title = job.error.message;
+  if (job.error) tr.title = job.error;
   tr.dataset.jobId = job.job_id;
   return tr;
 }
