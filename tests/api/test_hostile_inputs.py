@@ -105,7 +105,7 @@ async def test_a_malformed_page_token_is_invalid_argument_naming_it(
 
 @pytest.mark.parametrize("fmt", [pb.OUTPUT_FORMAT_PNG, pb.OUTPUT_FORMAT_WEBP])
 async def test_inpaint_keeps_every_pixel_outside_the_mask_exactly(
-    harness: Harness, fmt: pb.OutputFormat
+    harness: Harness, fmt: pb.OutputFormat.ValueType
 ) -> None:
     original = photo((640, 480))
     box = (200, 150, 440, 330)
@@ -129,7 +129,9 @@ async def test_inpaint_keeps_every_pixel_outside_the_mask_exactly(
 
 
 @pytest.mark.parametrize("fmt", [pb.OUTPUT_FORMAT_PNG, pb.OUTPUT_FORMAT_WEBP])
-async def test_a_border_keeps_the_original_exactly(harness: Harness, fmt: pb.OutputFormat) -> None:
+async def test_a_border_keeps_the_original_exactly(
+    harness: Harness, fmt: pb.OutputFormat.ValueType
+) -> None:
     original = photo((400, 300))
     (image,) = images_of(
         await collect(
