@@ -16,7 +16,7 @@ from PIL import Image
 from visionstudio.server.errors import InvalidArgument
 from visionstudio.server.jobs.spec import AspectRatio, Background, ImageSource, JobSpec, Operation
 from visionstudio.server.prep import finish
-from visionstudio.server.prep.budget import PixelBudget
+from visionstudio.server.prep.budget import PixelBudget, return_freed_pixels_to_the_os
 from visionstudio.server.prep.fetch import Fetcher
 from visionstudio.server.prep.geometry import border_canvas
 from visionstudio.server.prep.images import (
@@ -52,6 +52,7 @@ class Prep:
         self._max_pixels = max_pixels
         self._max_canvas_pixels = max_canvas_pixels
         self._budget = budget
+        return_freed_pixels_to_the_os()
 
     async def plan(self, spec: JobSpec, rules: ModelRules) -> Plan:
         transparent = spec.background is Background.TRANSPARENT

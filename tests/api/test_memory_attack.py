@@ -1,0 +1,34 @@
+"""The memory attack of #15 against a server process: border inpaints of a 6300x6300 PNG of
+about 130 KB, several at once. Before the pixel budget each job held its full-size canvas
+(about 300 MB) through the upstream wait and finishing made several copies at once; now the
+server's peak RSS stays bounded and health keeps answering. `make bench` (bench.attacks)
+runs the full 16 calls x 10 images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+
+from tests.fake_openai import FakeOpenAI
+from tests.support.attacks import border_flood, peak_rss_mb
+from tests.support.processes import KEY, ServerProcess
+
+PEAK_RSS_LIMIT_MB = 1536
+
+
+async def test_huge_border_inpaints_at_once_keep_memory_bounded(
+    upstream: FakeOpenAI, tmp_path: Path
+) -> None:
+    server = ServerProcess(upstream.base_url, tmp_path / "server")
+    try:
+        await server.ready()
+        outcome = await border_flood(server.grpc_port, server.http_port, KEY, calls=6, images=2)
+        peak = peak_rss_mb(server.proc.pid)
+    finally:
+        server.kill()
+    assert outcome.codes == [grpc.StatusCode.OK] * 6 and outcome.images == 12
+    print(f"peak RSS {peak:.0f} MiB")
+    assert peak < PEAK_RSS_LIMIT_MB, f"peak RSS {peak:.0f} MiB"
+    # Health answered all along (counted, not timed: the machine may be loaded).
+    assert len(outcome.health_ms) > 10
