@@ -9,6 +9,7 @@ import io
 import statistics
 import time
 from dataclasses import dataclass, field
+from typing import cast
 
 import aiohttp
 import grpc
@@ -46,7 +47,7 @@ class Outcome:
         return statistics.quantiles(self.health_ms, n=100)[98] if len(self.health_ms) > 1 else 0
 
 
-async def _inpaint(stub: pb_grpc.ImageServiceStub, key: str, data: bytes, n: int) -> int:
+async def _inpaint(stub: pb_grpc.ImageServiceAsyncStub, key: str, data: bytes, n: int) -> int:
     request = pb.InpaintRequest(
         prompt="more sky",
         image_file=data,
@@ -78,7 +79,7 @@ async def border_flood(
     async with grpc.aio.insecure_channel(
         f"{LOOPBACK}:{grpc_port}", options=[("grpc.max_receive_message_length", -1)]
     ) as channel:
-        stub = pb_grpc.ImageServiceStub(channel)
+        stub = cast(pb_grpc.ImageServiceAsyncStub, pb_grpc.ImageServiceStub(channel))
         prober = asyncio.create_task(_probe(http_port, outcome, stop))
         results = await asyncio.gather(
             *(_inpaint(stub, key, data, images) for _ in range(calls)), return_exceptions=True
