@@ -9,7 +9,6 @@ import io
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import cast
 
 import aiohttp
 import grpc
@@ -79,7 +78,7 @@ async def border_flood(
     async with grpc.aio.insecure_channel(
         f"{LOOPBACK}:{grpc_port}", options=[("grpc.max_receive_message_length", -1)]
     ) as channel:
-        stub = cast(pb_grpc.ImageServiceAsyncStub, pb_grpc.ImageServiceStub(channel))
+        stub: pb_grpc.ImageServiceAsyncStub = pb_grpc.ImageServiceStub(channel)
         prober = asyncio.create_task(_probe(http_port, outcome, stop))
         results = await asyncio.gather(
             *(_inpaint(stub, key, data, images) for _ in range(calls)), return_exceptions=True
