@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import grpc
+from visionstudio.image.v1 import image_service_pb2 as pb
+from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
 
 from tests.fake_openai import FakeOpenAI
 from tests.support.attacks import border_flood, peak_rss_mb
@@ -32,3 +34,26 @@ async def test_huge_border_inpaints_at_once_keep_memory_bounded(
     assert peak < PEAK_RSS_LIMIT_MB, f"peak RSS {peak:.0f} MiB"
     # Health answered all along (counted, not timed: the machine may be loaded).
     assert len(outcome.health_ms) > 10
+
+
+async def test_unauthenticated_uploads_are_refused_before_they_are_buffered(
+    upstream: FakeOpenAI, tmp_path: Path
+) -> None:
+    """32 EditImage calls of 60 MB each without a valid key: before, each body was received
+    and parsed before the key was checked (1.6 GB RSS)."""
+    server = ServerProcess(upstream.base_url, tmp_path / "server")
+    try:
+        await server.ready()
+        before = peak_rss_mb(server.proc.pid)
+        body = pb.EditImageRequest(prompt="x", image_file=b"\0" * (60 * 1024 * 1024))
+        async with grpc.aio.insecure_channel(
+            server.target, options=[("grpc.max_send_message_length", -1)]
+        ) as channel:
+            stub: pb_grpc.ImageServiceAsyncStub = pb_grpc.ImageServiceStub(channel)
+            calls = [stub.EditImage(body, metadata=(("x-api-key", "wrong"),)) for _ in range(32)]
+            codes = [await call.code() for call in calls]
+        grown = peak_rss_mb(server.proc.pid) - before
+    finally:
+        server.kill()
+    assert codes == [grpc.StatusCode.UNAUTHENTICATED] * 32
+    assert grown < 200, f"peak RSS grew by {grown:.0f} MiB"
