@@ -170,7 +170,7 @@ def _signer(settings: Settings, http_port: int) -> UrlSigner:
 
 
 async def _core(settings: Settings, signer: UrlSigner) -> Core:
-    metrics = Metrics()
+    metrics = Metrics(per_key=settings.metrics_per_key)
     budget = ProviderBudget(
         images_per_minute=settings.provider_images_per_minute,
         requests_per_minute=settings.provider_requests_per_minute,
