@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.budget
 	$(BIN)/python -m bench.burst
 	$(BIN)/python -m bench.deployments
+	$(BIN)/python -m bench.attacks
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from PIL import Image
 from visionstudio.server.jobs.spec import AspectRatio, OutputFormat
-from visionstudio.server.prep import finish
+from visionstudio.server.prep import PixelBudget, finish
 from visionstudio.server.prep.geometry import border_canvas
 from visionstudio.server.prep.images import decode, encode, for_provider
 from visionstudio.server.prep.inpaint import InpaintJob
@@ -42,24 +42,31 @@ def _steps(side: int) -> dict[str, Callable[[], object]]:
     mask = Image.new("L", (side, side), 0)
     mask.paste(255, (side // 4, side // 4, side // 2, side // 2))
     area = edit_area(mask, decoded.size, "mask_file")
-    job = InpaintJob.create(decoded.image, area, RULES.size_for_canvas(side, side))
+    budget = PixelBudget(10**9)
+
+    def original() -> Image.Image:
+        return decode(png, "image_file", 10**8).image
+
+    size = RULES.size_for_canvas(side, side)
+    job, _, _ = InpaintJob.masked(decoded.image, area, size, original, budget)
     answer = encode(images.photo(1024).resize(job.size), OutputFormat.PNG)
     canvas = border_canvas(side, side, 0.2)
-    framed = Image.new("RGB", (canvas.width, canvas.height))
-    framed.paste(photo, (canvas.left, canvas.top))
-    border_area = Image.new("L", framed.size, 255)
-    border_area.paste(0, canvas.inner_box(photo.size))
-    border_job = InpaintJob.create(
-        framed, border_area, RULES.size_for_canvas(canvas.width, canvas.height)
-    )
+    border_size = RULES.size_for_canvas(canvas.width, canvas.height)
+    border_job, _, _ = InpaintJob.border(decoded.image, canvas, border_size, original, budget)
+    border_answer = encode(images.photo(1024).resize(border_job.size), OutputFormat.PNG)
     provider_png = encode(images.photo(1536).crop((0, 0, 1536, 1024)), OutputFormat.PNG)
     return {
         "decode PNG input": lambda: decode(png, "image_file", 10**8),
         "input for provider (as is)": lambda: for_provider(decoded),
         "mask to edit area": lambda: edit_area(mask, decoded.size, "mask_file"),
-        "inpaint: image+mask uploads": job.uploads,
+        "inpaint: image+mask uploads": lambda: InpaintJob.masked(
+            decoded.image, area, size, original, budget
+        ),
         "inpaint: composite + encode": lambda: job.finish(answer, OutputFormat.PNG),
-        "border 20%: image+mask uploads": border_job.uploads,
+        "border 20%: image+mask uploads": lambda: InpaintJob.border(
+            decoded.image, canvas, border_size, original, budget
+        ),
+        "border 20%: finish + encode": lambda: border_job.finish(border_answer, OutputFormat.PNG),
         "result as is (3:2 PNG)": lambda: finish.to_ratio(
             provider_png, AspectRatio.LANDSCAPE_3_2, OutputFormat.PNG, False
         ),

@@ -81,7 +81,7 @@ def test_composite_keeps_every_pixel_away_from_the_mask(
     inner = (int(box[0] * w), int(box[1] * h), int(box[2] * w), int(box[2] * h))
     area.paste(255, inner)
     region = feather_region(area)
-    out = composite(original, repainted.crop(region), area, region)
+    out = composite(original, repainted.crop(region), area.crop(region), region)
     margin = 10
     diff = ImageChops.difference(out, original).convert("L")
     diff.paste(0, (inner[0] - margin, inner[1] - margin, inner[2] + margin, inner[3] + margin))

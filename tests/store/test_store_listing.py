@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from visionstudio.server.errors import InvalidArgument
 from visionstudio.server.jobs.spec import Usage
 from visionstudio.server.store import JobStatus, JobStore
 
@@ -43,9 +44,9 @@ async def test_pages_go_newest_first_without_gaps_or_repeats(store: JobStore) ->
 
 
 async def test_bad_page_requests_are_refused(store: JobStore) -> None:
-    with pytest.raises(ValueError, match="page token"):
+    with pytest.raises(InvalidArgument, match="page_token"):
         await store.list_jobs("key-a", page_token="not a token")
-    with pytest.raises(ValueError, match="page_size"):
+    with pytest.raises(InvalidArgument, match="page_size"):
         await store.list_jobs("key-a", page_size=0)
 
 

@@ -25,7 +25,7 @@ from visionstudio.server.jobs.links import UrlSigner, load_or_create_key
 from visionstudio.server.jobs.queries import JobQueries
 from visionstudio.server.jobs.runner import ImageStudio
 from visionstudio.server.observability.metrics import Metrics
-from visionstudio.server.prep import Prep
+from visionstudio.server.prep import PixelBudget, Prep
 from visionstudio.server.prep.fetch import AddressPolicy, Fetcher, FetchLimits
 from visionstudio.server.provider.factory import ProviderOptions, build_provider
 from visionstudio.server.provider.pool import ProviderPool
@@ -176,7 +176,7 @@ def _signer(settings: Settings, http_port: int) -> UrlSigner:
 
 
 async def _core(settings: Settings, signer: UrlSigner) -> Core:
-    metrics = Metrics()
+    metrics = Metrics(per_key=settings.metrics_per_key)
     provider = _provider(settings, metrics)
     await _share_budget(settings, provider)
     jobs, blobs = await open_stores(
@@ -194,7 +194,12 @@ async def _core(settings: Settings, signer: UrlSigner) -> Core:
     )
     studio = ImageStudio(
         provider=provider,
-        prep=Prep(fetcher, max_pixels=settings.max_input_pixels),
+        prep=Prep(
+            fetcher,
+            max_pixels=settings.max_input_pixels,
+            max_canvas_pixels=settings.max_canvas_pixels,
+            budget=PixelBudget(settings.prep_pixel_budget),
+        ),
         blobs=blobs,
         jobs=jobs,
         queries=queries,

@@ -80,6 +80,14 @@ class Settings(BaseSettings):
     # Hosts or CIDR ranges whose private/loopback addresses image URLs may still reach.
     url_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # Hardening (#15): memory, connections and what /metrics reveals under hostile load.
+    # Pixels prep holds decoded at once over all jobs (about 3-4 bytes each, a few copies).
+    prep_pixel_budget: int = 100_000_000
+    # The largest canvas a border may grow an image to.
+    max_canvas_pixels: int = 64_000_000
+    # Token usage per API key on /metrics (ids keyed with the URL signing key); off: one series.
+    metrics_per_key: bool = False
+
     # Bounds a call when the caller sets no gRPC deadline, and bounds every job.
     max_call_s: float = 900.0
     # True: a job whose caller went away (or stopped waiting) runs on and keeps its images.

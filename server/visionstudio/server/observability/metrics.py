@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 # Image calls take seconds to minutes upstream.
 _SECONDS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600)
 
 
+class _KeyPseudonyms:
+    """Token usage labelled without revealing keys: /metrics is readable with any client key,
+    and an unsalted hash of each key let every tenant see (and test guesses of) the others'.
+    By default one series for all keys; per key only when asked, as HMACs under a secret made
+    at start-up (ids change with each restart)."""
+
+    def __init__(self, counter: Counter, per_key: bool) -> None:
+        self._counter = counter
+        self._secret = secrets.token_bytes(32) if per_key else None
+
+    def labels(self, kind: str, key: str) -> Counter:
+        if self._secret is None:
+            return self._counter.labels(kind, "all")
+        label = hmac.new(self._secret, key.encode(), hashlib.sha256).hexdigest()[:16]
+        return self._counter.labels(kind, label)
+
+
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, *, per_key: bool = False) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.calls = Counter(
@@ -50,11 +71,15 @@ class Metrics:
             buckets=_SECONDS,
             registry=r,
         )
-        self.tokens = Counter(
-            "visionstudio_provider_tokens_total",
-            "Tokens the provider charged, by kind (input_text, input_image, output) and key id.",
-            ["kind", "key"],
-            registry=r,
+        self.tokens = _KeyPseudonyms(
+            Counter(
+                "visionstudio_provider_tokens_total",
+                "Tokens the provider charged, by kind (input_text, input_image, output) and "
+                "key (`all`, or a per-process pseudonym with VISIONSTUDIO_METRICS_PER_KEY).",
+                ["kind", "key"],
+                registry=r,
+            ),
+            per_key,
         )
         self.in_flight = Gauge(
             "visionstudio_upstream_in_flight", "Upstream image calls running.", registry=r

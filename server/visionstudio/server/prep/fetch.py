@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import ipaddress
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import unquote_to_bytes, urljoin, urlsplit
+from urllib.parse import unquote, unquote_to_bytes, urljoin, urlsplit
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -39,11 +40,37 @@ class AddressPolicy:
                 self._hosts.add(entry.lower())
 
     def allows(self, host: str, address: IPAddress) -> bool:
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if address.is_global and not address.is_multicast:
+        if host.lower() in self._hosts or any(address in net for net in self._networks):
             return True
-        return host.lower() in self._hosts or any(address in net for net in self._networks)
+        # An IPv6 address that carries an IPv4 one reaches that one: judge both.
+        return all(
+            candidate.is_global and not candidate.is_multicast
+            for candidate in (address, *embedded_ipv4(address))
+        )
+
+
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
+_6TO4 = ipaddress.IPv6Network("2002::/16")
+_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
+def embedded_ipv4(address: IPAddress) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to: mapped (::ffff:a.b.c.d), compatible
+    (::a.b.c.d), NAT64 (64:ff9b::a.b.c.d, RFC 6052/8215), 6to4 (2002:aabb:ccdd::) and Teredo
+    (its server and client). Python's `is_global` passes several of these as public."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return []
+    found: list[ipaddress.IPv4Address] = []
+    if address.ipv4_mapped:
+        found.append(address.ipv4_mapped)
+    if address in _NAT64 or address in _NAT64_LOCAL or address in _COMPATIBLE:
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    if address.sixtofour:
+        found.append(address.sixtofour)
+    if address.teredo:
+        found.extend(address.teredo)
+    return found
 
 
 class RefusedAddress(OSError):
@@ -95,6 +122,15 @@ class Fetcher:
     async def fetch(self, url: str, field: str) -> bytes:
         if url.lower().startswith("data:"):
             return self._decode_data_url(url, field)
+        total = self._limits.total_timeout_s
+        try:
+            # One bound for the whole fetch, every redirect included.
+            async with asyncio.timeout(total):
+                return await self._follow(url, field)
+        except TimeoutError as exc:
+            raise InvalidArgument(field, f"fetching the URL took over {total:g} s") from exc
+
+    async def _follow(self, url: str, field: str) -> bytes:
         for _ in range(self._limits.max_redirects + 1):
             self._check_url(url, field)
             try:
@@ -161,8 +197,9 @@ class Fetcher:
         if len(payload) * 3 // 4 > self._limits.max_bytes:
             raise InvalidArgument(field, f"the image is over the limit of {self._limits.max_bytes}")
         try:
-            if header.endswith(";base64"):
-                return base64.b64decode(payload, validate=True)
+            if header.lower().endswith(";base64"):
+                # Line breaks and spaces (as MIME wraps base64) are ignored, as in image_file.
+                return base64.b64decode("".join(unquote(payload).split()), validate=True)
             return unquote_to_bytes(payload)
         except (binascii.Error, ValueError) as exc:
             raise InvalidArgument(field, "is a data: URL whose base64 is invalid") from exc

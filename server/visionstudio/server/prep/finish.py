@@ -22,8 +22,8 @@ def open_result(raw: bytes) -> Image.Image:
     return img
 
 
-def encoded(img: Image.Image, fmt: OutputFormat) -> EncodedImage:
-    return EncodedImage(encode(img, fmt), fmt.mime_type, img.width, img.height)
+def encoded(img: Image.Image, fmt: OutputFormat, *, exact: bool = False) -> EncodedImage:
+    return EncodedImage(encode(img, fmt, exact=exact), fmt.mime_type, img.width, img.height)
 
 
 def to_ratio(raw: bytes, ratio: AspectRatio, fmt: OutputFormat, transparent: bool) -> EncodedImage:

@@ -23,9 +23,7 @@ def edit_area(mask: Image.Image, size: tuple[int, int], field_name: str) -> Imag
         area = ImageChops.invert(alpha)
     else:
         area = mask.convert("L")
-    if area.size != size:
-        area = area.resize(size, Image.Resampling.BILINEAR)
-    area = area.point(lambda v: 255 if v >= 128 else 0)
+    area = scale_area(_binary(area), size)
     if _high(area) == 0:
         raise InvalidArgument(
             field_name,
@@ -37,6 +35,23 @@ def edit_area(mask: Image.Image, size: tuple[int, int], field_name: str) -> Imag
             field_name, "covers the whole image; use EditImage to change everything"
         )
     return area
+
+
+def _binary(area: Image.Image) -> Image.Image:
+    return area.point(lambda v: 255 if v >= 128 else 0)
+
+
+def scale_area(area: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """A binary area at another size. Shrinking keeps every marked pixel's cell marked (a
+    one-pixel mark in a 6000x6000 mask still edits something at 1024x1024); growing keeps
+    the shape."""
+    if area.size == size:
+        return area
+    if size[0] * size[1] < area.width * area.height:
+        # Averaged in floats (in 8 bits one pixel of 500 rounds to 0), then any share counts.
+        shares = area.convert("F").resize(size, Image.Resampling.BOX)
+        return shares.point(lambda v: v * 1e9).convert("L").point(lambda v: 255 if v else 0)
+    return _binary(area.resize(size, Image.Resampling.BILINEAR))
 
 
 def _low(band: Image.Image) -> int:
@@ -73,13 +88,13 @@ def feather_region(area: Image.Image) -> Box:
 def composite(
     original: Image.Image, repainted: Image.Image, area: Image.Image, region: Box
 ) -> Image.Image:
-    """`original`, with `repainted` (which covers `region`) blended in where `area` is set,
-    over a few pixels at its edge. Only `region` is touched, so pixels farther than about
-    three feather radii from the area are exactly the original's, and big images with small
-    masks stay cheap."""
+    """`original`, with `repainted` blended in where `area` is set, over a few pixels at its
+    edge; `repainted` and `area` cover `region`. Only `region` is touched, so pixels farther
+    than about three feather radii from the area are exactly the original's, and big images
+    with small masks stay cheap."""
     mode = "RGBA" if "A" in (original.mode + repainted.mode) else "RGB"
-    out = original.convert(mode)
-    feathered = area.crop(region).filter(ImageFilter.GaussianBlur(FEATHER_PX))
+    out = original if original.mode == mode else original.convert(mode)
+    feathered = area.filter(ImageFilter.GaussianBlur(FEATHER_PX))
     blended = Image.composite(repainted.convert(mode), out.crop(region), feathered)
     out.paste(blended, region[:2])
     return out

@@ -17,7 +17,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from visionstudio.server.api.auth import API_KEY_HEADER, ApiKeys
 from visionstudio.server.api.status import to_grpc_status
-from visionstudio.server.errors import Internal, InvalidArgument, ServiceError
+from visionstudio.server.errors import Internal, InvalidArgument, ServiceError, Unauthenticated
 from visionstudio.server.observability import logs, tracing
 from visionstudio.server.observability.metrics import Metrics
 
@@ -79,6 +79,11 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         method = handler_call_details.method
         if handler is None or method.startswith(OPEN_SERVICES):
             return handler
+        presented = dict(handler_call_details.invocation_metadata or ()).get(API_KEY_HEADER)
+        try:
+            self._keys.authenticate(presented if isinstance(presented, str | None) else None)
+        except Unauthenticated as error:
+            return self._refusal(method, error)
         deserializer = _tolerant(handler.request_deserializer)
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
@@ -94,6 +99,19 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             )
         # A client-streaming shape would slip past authentication: refuse to serve it at all.
         raise RuntimeError(f"{handler_call_details.method}: unsupported RPC shape")
+
+    def _refusal(self, rpc: str, error: Unauthenticated) -> grpc.RpcMethodHandler[Any, Any]:
+        """Refuses a call without a valid key from its headers alone. A streaming-request
+        handler never asks for the message, so HTTP/2 flow control keeps the caller from
+        sending more than a window of it (a unary handler would receive it all first)."""
+        method = rpc.rsplit("/", 1)[-1]
+
+        async def refuse(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+            self._metrics.calls.labels("grpc", method, error.code.name).inc()
+            log.info("call refused", extra={"method": method, "code": error.code.name, "ms": 0})
+            await context.abort_with_status(to_grpc_status(error))
+
+        return grpc.stream_stream_rpc_method_handler(refuse)
 
     def _wrap_stream(
         self, rpc: str, behavior: Callable[..., Any]
