@@ -16,6 +16,7 @@ import openai
 from aiohttp import web
 from grpc_health.v1 import health
 from visionstudio.server.api.auth import ApiKeys
+from visionstudio.server.api.byte_budget import ByteBudget
 from visionstudio.server.api.grpc.server import GrpcSurface, start_grpc
 from visionstudio.server.api.http.server import HttpApp, start_http
 from visionstudio.server.api.readiness import ProviderHealth
@@ -230,6 +231,8 @@ async def start(settings: Settings, keys: Sequence[str]) -> RunningService:
     tls = load_tls(settings.tls_cert_file, settings.tls_key_file)
     health_servicer = health.aio.HealthServicer()
     readiness = ProviderHealth(core.provider, health_servicer, settings.health_probe_interval_s)
+    # One budget of request bytes being received, over both surfaces.
+    request_bytes = ByteBudget(settings.request_bytes_budget, wait_s=settings.request_bytes_wait_s)
     http = HttpApp(
         keys=api_keys,
         signer=signer,
@@ -241,10 +244,22 @@ async def start(settings: Settings, keys: Sequence[str]) -> RunningService:
         max_input_bytes=settings.max_input_bytes,
         metrics=core.metrics,
         readiness=lambda: readiness.reachable,
+        request_bytes=request_bytes,
+        max_connections=settings.http_max_connections,
+        body_timeout_s=settings.request_body_timeout_s,
     )
-    http_runner = await start_http(http, http_socket, tls.http if tls else None)
+    http_runner = await start_http(
+        http, http_socket, tls.http if tls else None, idle_timeout_s=settings.http_idle_timeout_s
+    )
     grpc = await start_grpc(
-        settings, api_keys, core.metrics, core.studio, core.queries, health_servicer, tls
+        settings,
+        api_keys,
+        core.metrics,
+        core.studio,
+        core.queries,
+        health_servicer,
+        tls,
+        request_bytes,
     )
     await readiness.check()
     readiness.start()

@@ -87,6 +87,24 @@ class Settings(BaseSettings):
     max_canvas_pixels: int = 64_000_000
     # Token usage per API key on /metrics (ids keyed with the URL signing key); off: one series.
     metrics_per_key: bool = False
+    # Connections (#15). HTTP: connections open at once (at the cap the oldest idle or
+    # half-sent one is closed for a newcomer), seconds a connection may go without a complete
+    # request (headers included, also between keep-alive requests).
+    http_max_connections: int = 4096
+    http_idle_timeout_s: float = 30.0
+    # gRPC: connections open at once, calls per connection, seconds for a new connection's
+    # handshake (TLS and HTTP/2 preface) and before an idle connection is closed.
+    grpc_max_connections: int = 4096
+    grpc_max_concurrent_streams: int = 2048
+    grpc_handshake_timeout_s: float = 10.0
+    grpc_max_connection_idle_s: float = 300.0
+    # Request bytes being received at once over both surfaces (a gRPC call reserves
+    # max_message_bytes while its message arrives, an HTTP body its length); a call waits
+    # this long for room before it is refused UNAVAILABLE (HTTP 503). A body or message
+    # must arrive within request_body_timeout_s.
+    request_bytes_budget: int = 512 * MiB
+    request_bytes_wait_s: float = 10.0
+    request_body_timeout_s: float = 120.0
 
     # Bounds a call when the caller sets no gRPC deadline, and bounds every job.
     max_call_s: float = 900.0

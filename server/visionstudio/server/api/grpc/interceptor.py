@@ -16,8 +16,15 @@ from google.protobuf.message import DecodeError
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from visionstudio.server.api.auth import API_KEY_HEADER, ApiKeys
+from visionstudio.server.api.byte_budget import ByteBudget
 from visionstudio.server.api.status import to_grpc_status
-from visionstudio.server.errors import Internal, InvalidArgument, ServiceError, Unauthenticated
+from visionstudio.server.errors import (
+    DeadlineExceeded,
+    Internal,
+    InvalidArgument,
+    ServiceError,
+    Unauthenticated,
+)
 from visionstudio.server.observability import logs, tracing
 from visionstudio.server.observability.metrics import Metrics
 
@@ -63,10 +70,21 @@ def _refuse_undecodable(request: Any) -> None:
         raise InvalidArgument("request", f"is not a valid protobuf message: {request.reason}")
 
 
+@dataclass(frozen=True)
+class Receiving:
+    """How a call's message is received: under the shared budget of request bytes (reserving
+    the largest message, as gRPC tells nothing of its size beforehand), within a time."""
+
+    budget: ByteBudget
+    max_message_bytes: int
+    timeout_s: float
+
+
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, keys: ApiKeys, metrics: Metrics) -> None:
+    def __init__(self, keys: ApiKeys, metrics: Metrics, receiving: Receiving) -> None:
         self._keys = keys
         self._metrics = metrics
+        self._receiving = receiving
 
     async def intercept_service(
         self,
@@ -84,15 +102,17 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             self._keys.authenticate(presented if isinstance(presented, str | None) else None)
         except Unauthenticated as error:
             return self._refusal(method, error)
+        # Served as streaming-request handlers: the message is asked for (and HTTP/2 flow
+        # control lets it in) only once the budget has room for it.
         deserializer = _tolerant(handler.request_deserializer)
         if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
+            return grpc.stream_stream_rpc_method_handler(
                 self._wrap_stream(method, handler.unary_stream),
                 request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
+            return grpc.stream_unary_rpc_method_handler(
                 self._wrap_unary(method, handler.unary_unary),
                 request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
@@ -117,22 +137,37 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         self, rpc: str, behavior: Callable[..., Any]
     ) -> Callable[..., AsyncIterator[Any]]:
         async def wrapped(
-            request: Any, context: grpc.aio.ServicerContext[Any, Any]
+            requests: Any, context: grpc.aio.ServicerContext[Any, Any]
         ) -> AsyncIterator[Any]:
             async with self._guard(rpc, context):
-                _refuse_undecodable(request)
+                request = await self._receive(context)
                 async for response in behavior(request, context):
                     yield response
 
         return wrapped
 
     def _wrap_unary(self, rpc: str, behavior: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-        async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        async def wrapped(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             async with self._guard(rpc, context):
-                _refuse_undecodable(request)
-                return await behavior(request, context)
+                return await behavior(await self._receive(context), context)
 
         return wrapped
+
+    async def _receive(self, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        receiving = self._receiving
+        async with receiving.budget.reserved(receiving.max_message_bytes):
+            try:
+                async with asyncio.timeout(receiving.timeout_s):
+                    request = await context.read()
+            except TimeoutError:
+                raise DeadlineExceeded(
+                    f"the request message did not arrive within {receiving.timeout_s:g} s",
+                    reason="REQUEST_RECEIVE_TIMEOUT",
+                ) from None
+        if request is grpc.aio.EOF:
+            raise InvalidArgument("request", "the call ended before its message was sent")
+        _refuse_undecodable(request)
+        return request
 
     @contextlib.asynccontextmanager
     async def _guard(

@@ -9,7 +9,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from visionstudio.image.v1 import image_service_pb2_grpc
 from visionstudio.server.api.auth import ApiKeys
-from visionstudio.server.api.grpc.interceptor import ServiceInterceptor
+from visionstudio.server.api.byte_budget import ByteBudget
+from visionstudio.server.api.grpc.interceptor import Receiving, ServiceInterceptor
 from visionstudio.server.api.grpc.servicer import ImageService
 from visionstudio.server.api.readiness import SERVICE_NAME
 from visionstudio.server.api.tls import Tls
@@ -35,6 +36,12 @@ def _options(settings: Settings) -> list[tuple[str, int]]:
         ("grpc.keepalive_timeout_ms", 10_000),
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
         ("grpc.keepalive_permit_without_calls", 1),
+        # Hostile load (#15): bounded connections, calls per connection, time to finish the
+        # handshake (a half-open connection is dropped), and idle connections closed.
+        ("grpc.max_allowed_incoming_connections", settings.grpc_max_connections),
+        ("grpc.max_concurrent_streams", settings.grpc_max_concurrent_streams),
+        ("grpc.server_handshake_timeout_ms", round(settings.grpc_handshake_timeout_s * 1000)),
+        ("grpc.max_connection_idle_ms", round(settings.grpc_max_connection_idle_s * 1000)),
     ]
 
 
@@ -46,9 +53,13 @@ async def start_grpc(
     queries: JobQueries,
     health_servicer: health.aio.HealthServicer,
     tls: Tls | None,
+    request_bytes: ByteBudget,
 ) -> GrpcSurface:
+    receiving = Receiving(
+        request_bytes, settings.max_message_bytes, settings.request_body_timeout_s
+    )
     server = grpc.aio.server(
-        interceptors=[ServiceInterceptor(keys, metrics)], options=_options(settings)
+        interceptors=[ServiceInterceptor(keys, metrics, receiving)], options=_options(settings)
     )
     image_service_pb2_grpc.add_ImageServiceServicer_to_server(
         ImageService(studio, queries, max_call_s=settings.max_call_s), server

@@ -9,7 +9,9 @@ from collections.abc import Callable
 
 from aiohttp import web
 from visionstudio.server.api.auth import ApiKeys
+from visionstudio.server.api.byte_budget import ByteBudget
 from visionstudio.server.api.http import middleware
+from visionstudio.server.api.http.connections import ConnectionGuard, GuardedSite
 from visionstudio.server.api.http.images import IMAGE_PATH, Images
 from visionstudio.server.api.http.job_queries import JobRoutes
 from visionstudio.server.api.http.models import max_body_bytes
@@ -36,6 +38,9 @@ class HttpApp:
         max_input_bytes: int,
         metrics: Metrics,
         readiness: Callable[[], bool],
+        request_bytes: ByteBudget,
+        max_connections: int,
+        body_timeout_s: float,
     ):
         self._keys = keys
         self._metrics = metrics
@@ -44,6 +49,9 @@ class HttpApp:
         self._max_body = max_body_bytes(max_input_bytes)
         self._api = JsonApi(studio=studio, max_call_s=max_call_s, max_body_bytes=self._max_body)
         self._jobs = JobRoutes(queries=queries, max_call_s=max_call_s)
+        self._request_bytes = request_bytes
+        self._body_timeout_s = body_timeout_s
+        self.guard = ConnectionGuard(max_connections)
 
     def build(self) -> web.Application:
         app = web.Application(
@@ -53,6 +61,12 @@ class HttpApp:
                 middleware.errors,
                 middleware.authenticated(
                     self._keys, key_optional=frozenset({IMAGE_PATH, *STUDIO_ROUTES})
+                ),
+                middleware.bounded_bodies(
+                    self.guard,
+                    self._request_bytes,
+                    body_timeout_s=self._body_timeout_s,
+                    max_body=self._max_body,
                 ),
             ],
             client_max_size=self._max_body,
@@ -79,10 +93,17 @@ class HttpApp:
 
 
 async def start_http(
-    app: HttpApp, sock: socket.socket, ssl_context: ssl.SSLContext | None
+    app: HttpApp, sock: socket.socket, ssl_context: ssl.SSLContext | None, *, idle_timeout_s: float
 ) -> web.AppRunner:
     # handler_cancellation: an HTTP caller hanging up cancels its job, as a cancelled RPC does.
-    runner = web.AppRunner(app.build(), access_log=None, handler_cancellation=True)
+    # keepalive_timeout: aiohttp closes a connection that has no complete request this long,
+    # from its first byte on, so it bounds both idle connections and half-sent headers.
+    runner = web.AppRunner(
+        app.build(),
+        access_log=None,
+        handler_cancellation=True,
+        keepalive_timeout=idle_timeout_s,
+    )
     await runner.setup()
-    await web.SockSite(runner, sock, ssl_context=ssl_context).start()
+    await GuardedSite(runner, sock, app.guard, ssl_context=ssl_context).start()
     return runner
