@@ -8,11 +8,13 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Failure:
-    """One canned error answer."""
+    """One canned answer: an error, or (`raw`) any bytes at all, such as a malformed 200."""
 
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None
+    content_type: str = "application/json"
 
 
 @dataclass

@@ -25,6 +25,13 @@ async def injected_failure(config: FakeOpenAIConfig, image_call: bool) -> web.Re
     if not config.fail_next:
         return None
     failure = config.fail_next.pop(0)
+    if failure.raw is not None:
+        return web.Response(
+            body=failure.raw,
+            status=failure.status,
+            headers=failure.headers,
+            content_type=failure.content_type,
+        )
     payload = failure.body if "error" in failure.body else {"error": failure.body}
     return web.json_response(payload, status=failure.status, headers=failure.headers)
 

@@ -95,7 +95,9 @@ class Deployment:
     ) -> RenderedImage:
         self.in_flight += 1
         try:
-            return await render_once(self.client, self.rules.model, request, timeout_s, on_partial)
+            return await render_once(
+                self.client, self.rules.model, request, timeout_s, on_partial, self.name
+            )
         finally:
             self.in_flight -= 1
 

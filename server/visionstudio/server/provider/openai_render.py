@@ -10,6 +10,7 @@ from openai import AsyncOpenAI
 from visionstudio.server.errors import Unavailable
 from visionstudio.server.jobs.spec import Background, Usage
 from visionstudio.server.observability import tracing
+from visionstudio.server.provider.answers import image_bytes, unreadable
 from visionstudio.server.provider.base import OnPartial, RenderedImage, RenderRequest
 from visionstudio.server.provider.upstream_errors import map_openai_error
 
@@ -20,21 +21,27 @@ async def render_once(
     request: RenderRequest,
     timeout_s: float,
     on_partial: OnPartial | None,
+    upstream: str,
 ) -> RenderedImage:
-    """One n=1 call; raises the domain error of any failure."""
+    """One n=1 call; raises the domain error of any failure. `upstream` names the deployment
+    in the errors of answers that cannot be used."""
     params = _params(model, request, timeout_s)
     call = client.images.edit if request.image is not None else client.images.generate
     try:
         if request.partial_images and on_partial is not None:
-            return await _streamed(call, params, request.partial_images, on_partial)
+            return await _streamed(call, params, request, on_partial, upstream)
         response = await call(**params)
     except openai.APIError as exc:
         raise map_openai_error(exc) from exc
-    if not response.data or not response.data[0].b64_json:
-        raise Unavailable("the provider answered without an image", reason="UPSTREAM_EMPTY")
-    return RenderedImage(
-        data=base64.b64decode(response.data[0].b64_json), usage=_usage(response.usage)
-    )
+    except ValueError:
+        # The SDK parses a 200 as JSON whatever its type: JSONDecodeError, UnicodeDecodeError.
+        raise unreadable(upstream) from None
+    if not isinstance(response, openai.types.ImagesResponse):
+        # The SDK hands back a str when the body was not JSON (an HTML page, say).
+        raise unreadable(upstream)
+    b64 = response.data[0].b64_json if response.data else None
+    data = image_bytes(b64, request.size, upstream)
+    return RenderedImage(data=data, usage=_usage(response.usage))
 
 
 def _params(model: str, request: RenderRequest, timeout_s: float) -> dict[str, Any]:
@@ -61,18 +68,21 @@ def _params(model: str, request: RenderRequest, timeout_s: float) -> dict[str, A
 
 
 async def _streamed(
-    call: Any, params: dict[str, Any], partial_images: int, on_partial: OnPartial
+    call: Any,
+    params: dict[str, Any],
+    request: RenderRequest,
+    on_partial: OnPartial,
+    upstream: str,
 ) -> RenderedImage:
     """The streaming mode (n=1 only): previews as they come, then the final image."""
-    stream = await call(**params, stream=True, partial_images=partial_images)
+    stream = await call(**params, stream=True, partial_images=request.partial_images)
     async with stream:
         async for event in stream:
             if event.type.endswith(".partial_image"):
                 await on_partial(event.partial_image_index, base64.b64decode(event.b64_json))
             elif event.type.endswith(".completed"):
-                return RenderedImage(
-                    data=base64.b64decode(event.b64_json), usage=_usage(event.usage)
-                )
+                data = image_bytes(event.b64_json, request.size, upstream)
+                return RenderedImage(data=data, usage=_usage(event.usage))
     raise Unavailable("the provider's stream ended without an image", reason="UPSTREAM_EMPTY")
 
 

@@ -18,11 +18,13 @@ from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception_type,
+    retry_if_not_exception_type,
     stop_after_attempt,
     stop_before_delay,
     wait_exponential_jitter,
 )
 from visionstudio.server.errors import ServiceError, Unavailable
+from visionstudio.server.provider.answers import MalformedAnswer
 
 T = TypeVar("T")
 
@@ -65,7 +67,8 @@ class RetryPolicy:
                     on_retry(error)
 
         retrying = AsyncRetrying(
-            retry=retry_if_exception_type(RETRYABLE),
+            # A malformed 200 may have been billed, and would likely come again.
+            retry=retry_if_exception_type(RETRYABLE) & retry_if_not_exception_type(MalformedAnswer),
             stop=stop_after_attempt(self.max_attempts) | stop_before_delay(timeout_s),
             wait=self._wait(),
             before_sleep=before_sleep,
