@@ -57,6 +57,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.burst
 	$(BIN)/python -m bench.deployments
 	$(BIN)/python -m bench.attacks
+	$(BIN)/python -m bench.slowloris
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -5,6 +5,8 @@ request. Now each is UNAVAILABLE, reason UPSTREAM_MALFORMED naming the deploymen
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import grpc
 import pytest
 from visionstudio.image.v1 import image_service_pb2 as pb
@@ -27,7 +29,7 @@ ANSWERS = {
 
 @pytest.mark.parametrize("answer", ANSWERS.values(), ids=ANSWERS.keys())
 async def test_a_malformed_answer_is_unavailable_and_never_retried(
-    harness: Harness, upstream: FakeOpenAI, answer: type[Failure]
+    harness: Harness, upstream: FakeOpenAI, answer: Callable[[], Failure]
 ) -> None:
     upstream.config.fail_next.append(answer())
     request = pb.GenerateImageRequest(prompt="a fox", aspect_ratio=pb.ASPECT_RATIO_1_1)
