@@ -16,9 +16,9 @@ from aiohttp import web
 from visionstudio.server.api.http import answers, sse
 from visionstudio.server.api.http.envelope import error_response
 from visionstudio.server.api.http.middleware import caller_of
-from visionstudio.server.api.http.models import BODY, ENDPOINTS, JOB_ID_HEADER, Endpoint
+from visionstudio.server.api.http.models import ENDPOINTS, JOB_ID_HEADER, Endpoint
 from visionstudio.server.api.http.openapi import OPENAPI_PATH, openapi_document
-from visionstudio.server.errors import InvalidArgument, ServiceError
+from visionstudio.server.errors import ServiceError
 from visionstudio.server.jobs.events import Accepted, Finished, ImageReady, JobEvent
 from visionstudio.server.jobs.runner import ImageStudio
 
@@ -26,14 +26,13 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class JsonApi:
-    def __init__(self, *, studio: ImageStudio, max_call_s: float, max_body_bytes: int) -> None:
+    def __init__(self, *, studio: ImageStudio, max_call_s: float) -> None:
         self._studio = studio
         # HTTP callers have no deadline of their own to send; this bounds every call.
         self._max_call_s = max_call_s
-        self._max_body = max_body_bytes
 
     def add_routes(self, app: web.Application) -> None:
-        """Mounts the surface; `app` must be built with client_max_size=max_body_bytes."""
+        """Mounts the surface; the `bounded_bodies` middleware must run before its handlers."""
         app.router.add_get(OPENAPI_PATH, self._openapi)
         for endpoint in ENDPOINTS:
             app.router.add_post(endpoint.path, self._handler(endpoint))
@@ -48,11 +47,8 @@ class JsonApi:
         return handle
 
     async def _run(self, endpoint: Endpoint, request: web.Request) -> web.StreamResponse:
-        try:
-            raw = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            too_large = InvalidArgument(BODY, f"is larger than {self._max_body} bytes")
-            return error_response(too_large, status=413)
+        # Already received (and bounded) by the `bounded_bodies` middleware.
+        raw = await request.read()
         # Parsing and base64-decoding up to ~140 MB would stall every other caller's stream.
         spec = await asyncio.to_thread(endpoint.parse, raw)
         # An async generator: closing it on any exit (the caller hanging up included) cancels

@@ -47,7 +47,7 @@ class HttpApp:
         self._readiness = readiness
         self._images = Images(signer=signer, blobs=blobs, jobs=jobs)
         self._max_body = max_body_bytes(max_input_bytes)
-        self._api = JsonApi(studio=studio, max_call_s=max_call_s, max_body_bytes=self._max_body)
+        self._api = JsonApi(studio=studio, max_call_s=max_call_s)
         self._jobs = JobRoutes(queries=queries, max_call_s=max_call_s)
         self._request_bytes = request_bytes
         self._body_timeout_s = body_timeout_s
