@@ -114,3 +114,27 @@ async def test_killing_a_replica_mid_job_loses_no_stored_image(
         for image in job.images:
             async with http.get(image.url) as resp:
                 assert resp.status == 200 and resp.content_type == "image/png"
+
+
+async def test_a_job_cancelled_through_the_other_replica_stops_where_it_runs(
+    replicas: tuple[ServerProcess, ServerProcess], upstream: FakeOpenAI
+) -> None:
+    a, b = replicas
+    upstream.config.latency_s = 120.0
+    async with _stubs(a, b) as (on_a, on_b):
+        call = on_a.GenerateImage(
+            pb.GenerateImageRequest(prompt="unwanted", number_of_images=2), metadata=AUTH
+        )
+        job_id = await accepted_job(call)
+        job = await on_b.CancelJob(pb.CancelJobRequest(job_id=job_id), metadata=AUTH)
+        assert job.status == pb.JOB_STATUS_CANCELLED
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            while await call.read() is not grpc.aio.EOF:
+                pass
+    # Replica a learned it from the shared database and hung up on the upstream.
+    assert caught.value.code() == grpc.StatusCode.CANCELLED
+    for _ in range(100):
+        if upstream.disconnects == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert upstream.disconnects == 2

@@ -241,6 +241,7 @@ async def start(settings: Settings, keys: Sequence[str]) -> RunningService:
     await readiness.check()
     readiness.start()
     core.retention.start()
+    core.studio.start()
     log.info(
         "gRPC on port %d, HTTP on %s, model %s",
         grpc.port,

@@ -80,6 +80,10 @@ class Executor:
             try:
                 await self._gather(job, tasks, outcome)
                 outcome.settle()
+            except asyncio.CancelledError:
+                if job.stop_error is not None:
+                    job.outbox.put_nowait(job.stop_error)
+                raise
             finally:
                 for task in tasks:
                     task.cancel()

@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from visionstudio.server.errors import DeadlineExceeded, JobFailed, NotFound
+from visionstudio.server.errors import DeadlineExceeded, JobCancelled, JobFailed, NotFound
 from visionstudio.server.jobs.events import Accepted, Finished, ImageReady, JobEvent, Progress
 from visionstudio.server.jobs.links import UrlSigner
 from visionstudio.server.jobs.spec import Usage
@@ -24,6 +24,13 @@ from visionstudio.server.store import (
     JobStore,
     UsageTotals,
 )
+
+
+def cancelled_error(job_id: str, reason: str | None) -> JobCancelled:
+    """What a cancelled job's stream, and every watcher's, ends with."""
+    error = JobCancelled(f"job {job_id} was cancelled: {reason or 'no reason recorded'}")
+    error.metadata["job_id"] = job_id
+    return error
 
 
 @dataclass(frozen=True)
@@ -125,6 +132,8 @@ class JobQueries:
             elapsed = int((current.updated_at - current.created_at) * 1000)
             yield Finished(job.id, current.usage or Usage(), len(sent), elapsed)
             return
+        if current.status is JobStatus.CANCELLED:
+            raise cancelled_error(job.id, current.error)
         failure = JobFailed(f"job {job.id} ended {current.status}: {current.error or 'no images'}")
         failure.metadata["job_id"] = job.id
         raise failure

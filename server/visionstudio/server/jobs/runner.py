@@ -14,13 +14,14 @@ import time
 from collections.abc import AsyncIterator
 
 from opentelemetry import trace
+from visionstudio.server.background import Periodic
 from visionstudio.server.errors import DeadlineExceeded, ServiceError
 from visionstudio.server.jobs.admission import Admission, Ticket
 from visionstudio.server.jobs.creation import create_or_find
 from visionstudio.server.jobs.events import Accepted, Finished, JobEvent
 from visionstudio.server.jobs.execution import Executor
 from visionstudio.server.jobs.making import ImageMaker
-from visionstudio.server.jobs.queries import JobQueries
+from visionstudio.server.jobs.queries import JobQueries, JobView, cancelled_error
 from visionstudio.server.jobs.running import RunningJob
 from visionstudio.server.jobs.spec import JobSpec, Usage
 from visionstudio.server.jobs.validation import validate
@@ -32,6 +33,8 @@ from visionstudio.server.provider.base import ImageProvider
 from visionstudio.server.store import BlobStore, JobRecord, JobStatus, JobStore
 
 log = logging.getLogger(__name__)
+
+CANCEL_REASON = "cancelled by CancelJob"
 tracer = trace.get_tracer(__name__)
 
 
@@ -51,6 +54,7 @@ class ImageStudio:
         max_job_s: float = 900.0,
         detach: bool = True,
         idempotency_window_s: float = 86400.0,
+        follow_interval_s: float = 0.5,
     ) -> None:
         self._provider = provider
         self._prep = prep
@@ -61,8 +65,10 @@ class ImageStudio:
         self._max_job_s = max_job_s
         self._detach = detach
         self._idempotency_window_s = idempotency_window_s
-        # Jobs running in this process, whether or not their caller is still there.
-        self._live: set[asyncio.Task[None]] = set()
+        # Jobs running in this process by id, whether or not their caller is still there.
+        self._live: dict[str, tuple[RunningJob, asyncio.Task[None]]] = {}
+        # A job cancelled through another replica is seen here within this interval.
+        self._follow = Periodic("job-follow", follow_interval_s, self._follow_records)
         self._writes = DurableWrites()
         maker = ImageMaker(
             provider=provider, blobs=blobs, jobs=jobs, queries=queries, metrics=metrics
@@ -119,8 +125,8 @@ class ImageStudio:
         # The task runs in a copy of this context, so the calling RPC's (or HTTP request's)
         # span is the parent of the job's, even when the job outlives the call.
         task = asyncio.create_task(self._executor.execute(job))
-        self._live.add(task)
-        task.add_done_callback(self._live.discard)
+        self._live[job.id] = (job, task)
+        task.add_done_callback(lambda _: self._live.pop(job.id, None))
         yield Accepted(
             job_id=record.id, number_of_images=record.number_of_images, model=record.model
         )
@@ -154,11 +160,40 @@ class ImageStudio:
                 raise
             raise error from None
 
+    async def cancel(self, job_id: str, caller: str) -> JobView:
+        """CancelJob: ends the caller's running job (here or on another replica); a job that
+        has already ended is returned unchanged."""
+        record = await self._queries.own_job(job_id, caller)
+        if record.status is JobStatus.RUNNING:
+            await self._jobs.cancel_job(record.id, CANCEL_REASON)
+            self._stop(record.id, cancelled_error(record.id, CANCEL_REASON))
+            log.info("job cancelled", extra={"job": record.id})
+        return await self._queries.get(record.id, caller)
+
+    def _stop(self, job_id: str, error: ServiceError) -> None:
+        """Cancels a job running here (its upstream requests are aborted with its tasks)."""
+        if (entry := self._live.get(job_id)) is not None:
+            job, task = entry
+            job.stop_error = error
+            task.cancel()
+
+    async def _follow_records(self) -> None:
+        """Stops the jobs running here whose record says they were cancelled elsewhere."""
+        for job_id in list(self._live):
+            record = await self._jobs.get_job(job_id)
+            if record is not None and record.status is JobStatus.CANCELLED:
+                self._stop(job_id, cancelled_error(job_id, record.error))
+
+    def start(self) -> None:
+        self._follow.start()
+
     async def drain(self, grace_s: float) -> None:
         """At shutdown: lets running jobs finish within `grace_s`, then cancels the rest, and
         waits for their final records to be written (before the store closes)."""
+        await self._follow.stop()
         if self._live:
-            _, pending = await asyncio.wait(set(self._live), timeout=grace_s)
+            tasks = {task for _, task in self._live.values()}
+            _, pending = await asyncio.wait(tasks, timeout=grace_s)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)

@@ -30,6 +30,8 @@ class RunningJob:
     outbox: asyncio.Queue[JobEvent | ServiceError] = field(default_factory=asyncio.Queue)
     # Finished image tasks and previews, in the order they happen.
     arrivals: asyncio.Queue[Arrival] = field(default_factory=asyncio.Queue)
+    # Set by whoever cancels the job's task: what its caller's stream ends with.
+    stop_error: ServiceError | None = None
 
     @property
     def id(self) -> str:

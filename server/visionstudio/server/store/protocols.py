@@ -39,7 +39,13 @@ class JobStore(Protocol):
         release_key: bool = False,
     ) -> None:
         """Records the end of a job; `release_key` frees its idempotency key (for a request
-        refused before any work, so a repeat is judged afresh)."""
+        refused before any work, so a repeat is judged afresh). A job already cancelled keeps
+        its status and reason; its usage is still recorded."""
+        ...
+
+    async def cancel_job(self, job_id: str, reason: str) -> None:
+        """Marks a running job CANCELLED with `reason`; a job already ended is left as it is.
+        The replica running it sees the status change and stops it."""
         ...
 
     async def get_job(self, job_id: str) -> JobRecord | None: ...

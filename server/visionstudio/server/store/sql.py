@@ -56,10 +56,13 @@ INSERT_IMAGE = (
     "INSERT INTO images (id, job_id, idx, blob_key, mime_type, width, height, size_bytes,"
     " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+# A job already ended (cancelled by CancelJob) keeps its status and reason; usage still counts.
 FINISH_JOB = (
-    "UPDATE jobs SET status = ?, usage = ?, error = ?, updated_at = ?,"
+    "UPDATE jobs SET status = CASE WHEN status = ? THEN ? ELSE status END,"
+    " error = CASE WHEN status = ? THEN ? ELSE error END, usage = ?, updated_at = ?,"
     " idempotency_key = CASE WHEN ? THEN NULL ELSE idempotency_key END WHERE id = ?"
 )
+CANCEL_JOB = "UPDATE jobs SET status = ?, error = ?, updated_at = ? WHERE id = ? AND status = ?"
 # The jobs `purge` deletes; bound as purgeable_args(older_than).
 PURGEABLE = "created_at < ? AND status <> ?"
 # ("index" is quoted: it is a keyword.)

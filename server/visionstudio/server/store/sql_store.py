@@ -47,8 +47,13 @@ class SqlJobStore(abc.ABC):
         *,
         release_key: bool = False,
     ) -> None:
-        args = (status, sql.usage_json(usage), error, time.time(), release_key, job_id)
-        await self._execute(sql.FINISH_JOB, args)
+        running = JobStatus.RUNNING
+        args = (running, status, running, error, sql.usage_json(usage), time.time())
+        await self._execute(sql.FINISH_JOB, (*args, release_key, job_id))
+
+    async def cancel_job(self, job_id: str, reason: str) -> None:
+        args = (JobStatus.CANCELLED, reason, time.time(), job_id, JobStatus.RUNNING)
+        await self._execute(sql.CANCEL_JOB, args)
 
     async def get_job(self, job_id: str) -> JobRecord | None:
         row = await self._fetch_one(sql.SELECT_JOB, (job_id,))

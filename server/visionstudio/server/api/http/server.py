@@ -11,6 +11,7 @@ from aiohttp import web
 from visionstudio.server.api.auth import ApiKeys
 from visionstudio.server.api.http import middleware
 from visionstudio.server.api.http.images import IMAGE_PATH, Images
+from visionstudio.server.api.http.job_routes import JobRoutes
 from visionstudio.server.api.http.models import max_body_bytes
 from visionstudio.server.api.http.routes import JsonApi
 from visionstudio.server.jobs.links import UrlSigner
@@ -39,6 +40,7 @@ class HttpApp:
         self._images = Images(signer=signer, blobs=blobs, jobs=jobs)
         self._max_body = max_body_bytes(max_input_bytes)
         self._api = JsonApi(studio=studio, max_call_s=max_call_s, max_body_bytes=self._max_body)
+        self._job_routes = JobRoutes(studio)
 
     def build(self) -> web.Application:
         app = web.Application(
@@ -56,6 +58,7 @@ class HttpApp:
         app.router.add_get("/metrics", self._metrics_page)
         app.router.add_get(IMAGE_PATH, self._images.get)
         self._api.add_routes(app)
+        self._job_routes.add_routes(app)
         return app
 
     async def _healthz(self, request: web.Request) -> web.Response:
