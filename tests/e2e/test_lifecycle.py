@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -18,8 +19,8 @@ from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
 
 from tests.fake_openai import FakeOpenAI
-from tests.support.harness import collect
-from tests.support.processes import KEY, ServerProcess, listening, rest
+from tests.support.harness import collect, eventually
+from tests.support.processes import KEY, ServerProcess, free_port, listening, rest
 
 
 @pytest.fixture
@@ -117,3 +118,58 @@ def test_no_client_keys_means_no_start(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "no client API keys" in done.stderr
+
+
+async def test_sigterm_refuses_new_calls_on_both_surfaces_while_running_ones_finish(
+    server: ServerProcess, upstream: FakeOpenAI
+) -> None:
+    upstream.config.latency_s = 2
+    auth = (("x-api-key", KEY),)
+    base = f"http://127.0.0.1:{server.http_port}"
+    generate = f"{base}/api/v1/openai/image/generation/generate-image"
+    async with (
+        grpc.aio.insecure_channel(server.target) as channel,
+        aiohttp.ClientSession(headers={"X-API-Key": KEY}) as http,
+    ):
+        stub = pb_grpc.ImageServiceStub(channel)
+        busy = stub.GenerateImage(pb.GenerateImageRequest(prompt="busy"), metadata=auth)
+        await busy.read()
+        running_http = asyncio.create_task(http.post(generate, json={"prompt": "busy too"}))
+        assert await eventually(lambda: len(upstream.requests) == 2, timeout_s=10)
+        server.proc.send_signal(signal.SIGTERM)
+        # Refused within half a second of the signal (the sleep is the budget, not a wait).
+        await asyncio.sleep(0.5)
+        async with http.post(generate, json={"prompt": "new"}) as refused:
+            assert refused.status == 503 and "Retry-After" in refused.headers
+        async with http.get(f"{base}/readyz") as ready:
+            assert ready.status == 503
+        async with grpc.aio.insecure_channel(server.target) as fresh:
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await collect(
+                    pb_grpc.ImageServiceStub(fresh).GenerateImage(
+                        pb.GenerateImageRequest(prompt="new"), metadata=auth
+                    )
+                )
+        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert [e.WhichOneof("event") for e in await rest(busy)] == ["image", "summary"]
+        async with await running_http as answer:
+            assert answer.status == 200 and (await answer.json())["success"] is True
+    assert await asyncio.to_thread(server.proc.wait, 30) == 0
+
+
+@pytest.mark.parametrize("surface", ["--grpc-port", "--http-port"])
+def test_a_busy_port_ends_the_start_at_once_with_one_line(surface: str, tmp_path: Path) -> None:
+    with socket.create_server(("0.0.0.0", 0)) as taken:
+        port = taken.getsockname()[1]
+        others = {"--grpc-port": str(free_port()), "--http-port": str(free_port())}
+        others[surface] = str(port)
+        env = {**os.environ, "OPENAI_API_KEY": "sk-x", "VISIONSTUDIO_API_KEYS": KEY}
+        args = [arg for pair in others.items() for arg in pair]
+        done = subprocess.run(
+            [sys.executable, "-m", "visionstudio.server.main", "--data-dir", str(tmp_path),
+             "--log-format", "text", *args],
+            env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"port {port} is already in use" in lines[0], done.stderr

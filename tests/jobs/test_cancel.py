@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import aiohttp
 import grpc
 from visionstudio.image.v1 import image_service_pb2 as pb
@@ -11,14 +9,9 @@ from visionstudio.image.v1 import image_service_pb2 as pb
 from tests.fake_openai import FakeOpenAI
 from tests.support.calls import generating, rpc_error
 from tests.support.harness import AUTH, Harness, collect, eventually, rich_error
+from tests.support.processes import rest
 
 OTHER = (("x-api-key", "test-key-2"),)
-
-
-async def _rest(call: grpc.aio.UnaryStreamCall[Any, pb.ImageEvent]) -> None:
-    """Reads a call already being read with read() to its end."""
-    while await call.read() is not grpc.aio.EOF:
-        pass
 
 
 async def test_cancelling_a_running_job_aborts_its_upstream_calls_and_ends_every_stream(
@@ -36,7 +29,7 @@ async def test_cancelling_a_running_job_aborts_its_upstream_calls_and_ends_every
 
     assert job.status == pb.JOB_STATUS_CANCELLED and "CancelJob" in job.error
     assert [i.image_id for i in job.images] == [image.image.image_id]
-    for ending in (_rest(call), collect(watcher)):
+    for ending in (rest(call), collect(watcher)):
         err = await rpc_error(ending)
         assert err.code() == grpc.StatusCode.CANCELLED, err.details()
         assert rich_error(err)["metadata"] == {"job_id": job_id}
@@ -62,7 +55,7 @@ async def test_another_keys_job_cannot_be_cancelled(harness: Harness, upstream: 
         harness.stub.CancelJob(pb.CancelJobRequest(job_id=job_id), metadata=OTHER)
     )
     assert err.code() == grpc.StatusCode.NOT_FOUND
-    await _rest(call)
+    await rest(call)
 
 
 async def test_the_json_surface_cancels_too(harness: Harness, upstream: FakeOpenAI) -> None:
@@ -77,4 +70,4 @@ async def test_the_json_surface_cancels_too(harness: Harness, upstream: FakeOpen
             assert resp.status == 401
     assert body["success"] is True
     assert body["data"]["job_id"] == job_id and body["data"]["status"] == "cancelled"
-    assert (await rpc_error(_rest(call))).code() == grpc.StatusCode.CANCELLED
+    assert (await rpc_error(rest(call))).code() == grpc.StatusCode.CANCELLED

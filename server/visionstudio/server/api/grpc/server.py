@@ -35,6 +35,8 @@ def _options(settings: Settings) -> list[tuple[str, int]]:
         ("grpc.keepalive_timeout_ms", 10_000),
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
         ("grpc.keepalive_permit_without_calls", 1),
+        # Off: with it a second server on a busy port silently takes half the calls.
+        ("grpc.so_reuseport", 0),
     ]
 
 

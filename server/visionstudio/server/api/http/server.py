@@ -10,6 +10,7 @@ from collections.abc import Callable
 from aiohttp import web
 from visionstudio.server.api.auth import ApiKeys
 from visionstudio.server.api.http import middleware
+from visionstudio.server.api.http.draining import refusing_when
 from visionstudio.server.api.http.images import IMAGE_PATH, Images
 from visionstudio.server.api.http.job_routes import JobRoutes
 from visionstudio.server.api.http.models import max_body_bytes
@@ -33,10 +34,12 @@ class HttpApp:
         max_input_bytes: int,
         metrics: Metrics,
         readiness: Callable[[], bool],
+        draining: Callable[[], bool] = lambda: False,
     ):
         self._keys = keys
         self._metrics = metrics
         self._readiness = readiness
+        self._draining = draining
         self._images = Images(signer=signer, blobs=blobs, jobs=jobs)
         self._max_body = max_body_bytes(max_input_bytes)
         self._api = JsonApi(studio=studio, max_call_s=max_call_s, max_body_bytes=self._max_body)
@@ -49,6 +52,7 @@ class HttpApp:
                 middleware.observed(self._metrics),
                 middleware.errors,
                 middleware.authenticated(self._keys, key_optional=frozenset({IMAGE_PATH})),
+                refusing_when(self._draining),
             ],
             client_max_size=self._max_body,
         )
