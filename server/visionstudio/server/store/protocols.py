@@ -48,6 +48,20 @@ class JobStore(Protocol):
         The replica running it sees the status change and stops it."""
         ...
 
+    async def claim_expired(self, owner: str, lease_s: float, limit: int) -> list[JobRecord]:
+        """Takes over up to `limit` running jobs whose lease ran out (their replica died or
+        handed them back): each is leased to `owner` for `lease_s` seconds and returned. A job
+        is never claimed by two owners, also across replicas sharing a database."""
+        ...
+
+    async def renew_lease(self, job_id: str, owner: str, lease_s: float) -> None:
+        """Extends `owner`'s lease on a running job to `lease_s` from now (no-op otherwise)."""
+        ...
+
+    async def release_lease(self, job_id: str, owner: str) -> None:
+        """Hands a job back: its lease runs out at once, so another replica claims it."""
+        ...
+
     async def get_job(self, job_id: str) -> JobRecord | None: ...
 
     async def get_image(self, image_id: str) -> ImageRecord | None:

@@ -55,6 +55,25 @@ class SqlJobStore(abc.ABC):
         args = (JobStatus.CANCELLED, reason, time.time(), job_id, JobStatus.RUNNING)
         await self._execute(sql.CANCEL_JOB, args)
 
+    async def claim_expired(self, owner: str, lease_s: float, limit: int) -> list[JobRecord]:
+        now = time.time()
+        running = JobStatus.RUNNING
+        claimed = []
+        for row in await self._fetch(sql.RUNNING_EXPIRED, (running, now, limit)):
+            await self._execute(sql.CLAIM_LEASE, (owner, now + lease_s, row["id"], running, now))
+            job = await self.get_job(row["id"])
+            # Read back: another replica's claim may have won the row.
+            if job is not None and job.lease_owner == owner and job.status is running:
+                claimed.append(job)
+        return claimed
+
+    async def renew_lease(self, job_id: str, owner: str, lease_s: float) -> None:
+        args = (time.time() + lease_s, job_id, owner, JobStatus.RUNNING)
+        await self._execute(sql.RENEW_LEASE, args)
+
+    async def release_lease(self, job_id: str, owner: str) -> None:
+        await self._execute(sql.RELEASE_LEASE, (job_id, owner))
+
     async def get_job(self, job_id: str) -> JobRecord | None:
         row = await self._fetch_one(sql.SELECT_JOB, (job_id,))
         return sql.job_from_row(row) if row is not None else None
