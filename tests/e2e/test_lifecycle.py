@@ -19,6 +19,7 @@ from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
 
 from tests.fake_openai import FakeOpenAI
+from tests.support.calls import accepted_job
 from tests.support.harness import collect, eventually
 from tests.support.processes import KEY, ServerProcess, free_port, listening, rest
 
@@ -173,3 +174,41 @@ def test_a_busy_port_ends_the_start_at_once_with_one_line(surface: str, tmp_path
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and f"port {port} is already in use" in lines[0], done.stderr
+
+
+async def test_a_job_cut_by_sigkill_is_finished_by_the_restarted_server(
+    upstream: FakeOpenAI, tmp_path: Path
+) -> None:
+    lease = {"VISIONSTUDIO_JOB_LEASE_S": "2"}
+    first = ServerProcess(upstream.base_url, tmp_path, **lease)
+    await first.ready()
+    upstream.config.next_latencies = [0.1, 0.2, 60, 60]
+    auth = (("x-api-key", KEY),)
+    try:
+        async with grpc.aio.insecure_channel(first.target) as channel:
+            call = pb_grpc.ImageServiceStub(channel).GenerateImage(
+                pb.GenerateImageRequest(prompt="half", number_of_images=4), metadata=auth
+            )
+            job_id = await accepted_job(call)
+            made = [await call.read(), await call.read()]
+            assert all(isinstance(e, pb.ImageEvent) and e.HasField("image") for e in made)
+            first.proc.kill()  # SIGKILL, half done
+    finally:
+        first.kill()
+    again = ServerProcess(upstream.base_url, tmp_path, **lease)
+    try:
+        await again.ready()
+        async with grpc.aio.insecure_channel(again.target) as channel:
+            stub = pb_grpc.ImageServiceStub(channel)
+            watched = await collect(stub.WatchJob(pb.WatchJobRequest(job_id=job_id), metadata=auth))
+            job = await stub.GetJob(pb.GetJobRequest(job_id=job_id), metadata=auth)
+    finally:
+        again.kill()
+    assert watched[-1].WhichOneof("event") == "summary"
+    images = [e.image for e in watched if e.HasField("image")]
+    assert sorted(i.index for i in images) == [0, 1, 2, 3]
+    assert {e.image.image_id for e in made if isinstance(e, pb.ImageEvent)} <= {
+        i.image_id for i in images
+    }
+    assert job.status == pb.JOB_STATUS_SUCCEEDED and len(job.images) == 4
+    assert len(upstream.requests) == 6  # 4 before the kill (2 cut), only the 2 missing after

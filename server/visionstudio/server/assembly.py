@@ -192,12 +192,11 @@ async def _core(settings: Settings, signer: UrlSigner) -> Core:
         signer=signer,
         url_ttl_s=settings.url_ttl_s,
         progress_interval_s=settings.progress_interval_s,
-        # A job still "running" long after any job could is one whose replica died.
-        abandoned_after_s=2 * settings.max_call_s,
     )
     studio = ImageStudio(
         provider=provider,
         prep=Prep(fetcher, max_pixels=settings.max_input_pixels),
+        fetcher=fetcher,
         blobs=blobs,
         jobs=jobs,
         queries=queries,
@@ -208,6 +207,7 @@ async def _core(settings: Settings, signer: UrlSigner) -> Core:
         max_job_s=settings.max_call_s,
         detach=settings.detach_jobs,
         idempotency_window_s=settings.idempotency_window_s,
+        lease_s=settings.job_lease_s,
     )
     retention = Retention(
         jobs, blobs, keep_s=settings.retention_s, interval_s=settings.retention_interval_s

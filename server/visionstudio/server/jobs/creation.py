@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from visionstudio.server.errors import InvalidArgument
 from visionstudio.server.jobs.links import new_id
 from visionstudio.server.jobs.spec import JobSpec
@@ -9,9 +11,16 @@ from visionstudio.server.store import JobRecord, JobStore
 
 
 async def create_or_find(
-    jobs: JobStore, spec: JobSpec, *, caller: str, model: str, idempotency_window_s: float
+    jobs: JobStore,
+    spec: JobSpec,
+    *,
+    caller: str,
+    model: str,
+    idempotency_window_s: float,
+    lease: tuple[str, float],
 ) -> tuple[JobRecord, bool]:
-    """(the new job, True), or (the job this idempotency key already names, False).
+    """(the new job, leased to lease = (owner, seconds), True), or (the job this idempotency
+    key already names, False).
 
     Raises InvalidArgument when the key was used for a request with other parameters.
     """
@@ -24,6 +33,8 @@ async def create_or_find(
         idempotency_key=spec.idempotency_key or None,
         request_hash=spec.fingerprint(),
         number_of_images=spec.number_of_images,
+        lease_owner=lease[0],
+        lease_until=time.time() + lease[1],
     )
     job, created = await jobs.create_job(wanted, idempotency_window_s=idempotency_window_s)
     if not created and job.request_hash != wanted.request_hash:

@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from opentelemetry import trace
 from visionstudio.server.errors import DeadlineExceeded, Internal, ServiceError
 from visionstudio.server.jobs.events import Finished, Preview, Progress
+from visionstudio.server.jobs.inputs import delete_inputs
 from visionstudio.server.jobs.making import ImageMaker
 from visionstudio.server.jobs.running import ImageTask, RunningJob
 from visionstudio.server.jobs.spec import Usage
 from visionstudio.server.jobs.writes import DurableWrites
 from visionstudio.server.observability.metrics import Metrics
-from visionstudio.server.store import JobStatus, JobStore
+from visionstudio.server.store import BlobStore, JobStatus, JobStore
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -52,12 +53,16 @@ class Executor:
         *,
         maker: ImageMaker,
         jobs: JobStore,
+        blobs: BlobStore,
+        owner: str,
         writes: DurableWrites,
         metrics: Metrics,
         progress_interval_s: float,
     ) -> None:
         self._maker = maker
         self._jobs = jobs
+        self._blobs = blobs
+        self._owner = owner
         self._writes = writes
         self._metrics = metrics
         self._progress_interval_s = progress_interval_s
@@ -72,11 +77,11 @@ class Executor:
         }
         with tracer.start_as_current_span("visionstudio.job", attributes=attributes) as span:
             tasks: dict[ImageTask, int] = {}
-            for i in range(spec.number_of_images):
+            for i in job.indices:
                 task = asyncio.create_task(self._maker.make(job, i))
                 task.add_done_callback(job.arrivals.put_nowait)
                 tasks[task] = i
-            outcome = Outcome(spec.number_of_images)
+            outcome = Outcome(spec.number_of_images, delivered=job.already_delivered)
             try:
                 await self._gather(job, tasks, outcome)
                 outcome.settle()
@@ -88,7 +93,11 @@ class Executor:
                 for task in tasks:
                     task.cancel()
                 job.ticket.close()
-                await self._finish(job, outcome, span)
+                if job.handed_back:
+                    # Left running in the store: the next owner makes what is missing.
+                    await self._writes.run(self._jobs.release_lease(job.id, self._owner))
+                else:
+                    await self._finish(job, outcome, span)
             self._announce_end(job, outcome)
 
     async def _gather(self, job: RunningJob, tasks: dict[ImageTask, int], out: Outcome) -> None:
@@ -128,6 +137,7 @@ class Executor:
         if error_text is not None:
             span.set_status(trace.StatusCode.ERROR, error_text)
         await self._writes.run(self._jobs.finish_job(job.id, out.status, out.usage, error_text))
+        await self._writes.run(delete_inputs(job.id, self._blobs))
         tokens = self._metrics.tokens
         caller = job.record.caller
         tokens.labels("input_text", caller).inc(out.usage.input_text_tokens)

@@ -49,7 +49,6 @@ class JobQueries:
         url_ttl_s: int,
         poll_s: float = 0.5,
         progress_interval_s: float = 10.0,
-        abandoned_after_s: float = 1800.0,
     ) -> None:
         self._jobs = jobs
         self._blobs = blobs
@@ -57,7 +56,6 @@ class JobQueries:
         self._url_ttl_s = url_ttl_s
         self._poll_s = poll_s
         self._progress_interval_s = progress_interval_s
-        self._abandoned_after_s = abandoned_after_s
 
     async def image_url(self, blob_key: str) -> str:
         """A presigned object-store URL when the store has one, else this service's signed URL."""
@@ -116,8 +114,6 @@ class JobQueries:
             if current.status is not JobStatus.RUNNING:
                 # Images are stored before the job is marked done, so none can be missing here.
                 break
-            if time.time() - current.created_at > self._abandoned_after_s:
-                raise JobFailed(f"job {job.id} was abandoned: the server running it stopped")
             now = time.monotonic()
             if now >= deadline:
                 error = DeadlineExceeded("the deadline passed before the job finished")

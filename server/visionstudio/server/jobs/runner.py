@@ -14,14 +14,17 @@ import time
 from collections.abc import AsyncIterator
 
 from opentelemetry import trace
-from visionstudio.server.background import Periodic
 from visionstudio.server.errors import DeadlineExceeded, ServiceError
 from visionstudio.server.jobs.admission import Admission, Ticket
 from visionstudio.server.jobs.creation import create_or_find
 from visionstudio.server.jobs.events import Accepted, Finished, JobEvent
 from visionstudio.server.jobs.execution import Executor
+from visionstudio.server.jobs.inputs import delete_inputs, store_inputs
+from visionstudio.server.jobs.links import new_id
+from visionstudio.server.jobs.live import LiveJobs
 from visionstudio.server.jobs.making import ImageMaker
 from visionstudio.server.jobs.queries import JobQueries, JobView, cancelled_error
+from visionstudio.server.jobs.resume import Resumer
 from visionstudio.server.jobs.running import RunningJob
 from visionstudio.server.jobs.spec import JobSpec, Usage
 from visionstudio.server.jobs.validation import validate
@@ -29,6 +32,7 @@ from visionstudio.server.jobs.writes import DurableWrites
 from visionstudio.server.observability import logs
 from visionstudio.server.observability.metrics import Metrics
 from visionstudio.server.prep import Plan, Prep
+from visionstudio.server.prep.fetch import Fetcher
 from visionstudio.server.provider.base import ImageProvider
 from visionstudio.server.store import BlobStore, JobRecord, JobStatus, JobStore
 
@@ -44,6 +48,7 @@ class ImageStudio:
         *,
         provider: ImageProvider,
         prep: Prep,
+        fetcher: Fetcher,
         blobs: BlobStore,
         jobs: JobStore,
         queries: JobQueries,
@@ -54,10 +59,13 @@ class ImageStudio:
         max_job_s: float = 900.0,
         detach: bool = True,
         idempotency_window_s: float = 86400.0,
+        lease_s: float = 30.0,
         follow_interval_s: float = 0.5,
     ) -> None:
         self._provider = provider
         self._prep = prep
+        self._fetcher = fetcher
+        self._blobs = blobs
         self._jobs = jobs
         self._queries = queries
         self._max_input_bytes = max_input_bytes
@@ -65,10 +73,10 @@ class ImageStudio:
         self._max_job_s = max_job_s
         self._detach = detach
         self._idempotency_window_s = idempotency_window_s
-        # Jobs running in this process by id, whether or not their caller is still there.
-        self._live: dict[str, tuple[RunningJob, asyncio.Task[None]]] = {}
-        # A job cancelled through another replica is seen here within this interval.
-        self._follow = Periodic("job-follow", follow_interval_s, self._follow_records)
+        # Jobs running in this process, whether or not their caller is still there.
+        self._live = LiveJobs(
+            jobs=jobs, owner=new_id(), lease_s=lease_s, follow_interval_s=follow_interval_s
+        )
         self._writes = DurableWrites()
         maker = ImageMaker(
             provider=provider, blobs=blobs, jobs=jobs, queries=queries, metrics=metrics
@@ -76,9 +84,24 @@ class ImageStudio:
         self._executor = Executor(
             maker=maker,
             jobs=jobs,
+            blobs=blobs,
+            owner=self._live.owner,
             writes=self._writes,
             metrics=metrics,
             progress_interval_s=progress_interval_s,
+        )
+        self._resumer = Resumer(
+            jobs=jobs,
+            blobs=blobs,
+            prep=prep,
+            provider=provider,
+            admission=admission,
+            live=self._live,
+            writes=self._writes,
+            launch=self._launch,
+            max_job_s=max_job_s,
+            # Half a lease: a job whose replica died waits at most 1.5 leases for a new owner.
+            interval_s=lease_s / 2,
         )
         metrics.in_flight.set_function(lambda: admission.in_flight)
         metrics.queued.set_function(lambda: admission.queued)
@@ -102,6 +125,7 @@ class ImageStudio:
                 caller=caller,
                 model=self._provider.rules.model,
                 idempotency_window_s=self._idempotency_window_s,
+                lease=(self._live.owner, self._live.lease_s),
             )
         except BaseException:
             ticket.close()
@@ -115,18 +139,14 @@ class ImageStudio:
                 yield event
             return
         logs.job_id.set(record.id)
-        plan = await self._plan(spec, record, ticket, caller_deadline)
+        spec, plan = await self._plan(spec, record, ticket, caller_deadline)
         log.info(
             "job accepted",
             extra={"operation": spec.operation.value, "images": record.number_of_images},
         )
         job_deadline = started + self._max_job_s if self._detach else caller_deadline
         job = RunningJob(spec, plan, ticket, record, started, job_deadline)
-        # The task runs in a copy of this context, so the calling RPC's (or HTTP request's)
-        # span is the parent of the job's, even when the job outlives the call.
-        task = asyncio.create_task(self._executor.execute(job))
-        self._live[job.id] = (job, task)
-        task.add_done_callback(lambda _: self._live.pop(job.id, None))
+        task = self._launch(job)
         yield Accepted(
             job_id=record.id, number_of_images=record.number_of_images, model=record.model
         )
@@ -137,14 +157,23 @@ class ImageStudio:
             if not self._detach:
                 task.cancel()
 
+    def _launch(self, job: RunningJob) -> asyncio.Task[None]:
+        # The task runs in a copy of this context, so the calling RPC's (or HTTP request's)
+        # span is the parent of the job's, even when the job outlives the call.
+        task = asyncio.create_task(self._executor.execute(job))
+        self._live.add(job, task)
+        return task
+
     async def _plan(
         self, spec: JobSpec, record: JobRecord, ticket: Ticket, caller_deadline: float
-    ) -> Plan:
-        """Prepares the inputs; a failure ends the job FAILED before it is announced."""
+    ) -> tuple[JobSpec, Plan]:
+        """Stores the inputs and prepares them; a failure ends the job FAILED before it is
+        announced. Returns the spec with its inputs' bytes (fetched once) and the plan."""
         try:
             async with asyncio.timeout(caller_deadline - time.monotonic()):
                 with tracer.start_as_current_span("visionstudio.prep"):
-                    return await self._prep.plan(spec, self._provider.rules)
+                    spec = await store_inputs(spec, record.id, self._fetcher, self._blobs)
+                    return spec, await self._prep.plan(spec, self._provider.rules)
         except BaseException as exc:
             ticket.close()
             error: BaseException = exc
@@ -156,6 +185,7 @@ class ImageStudio:
                 record.id, JobStatus.FAILED, Usage(), text, release_key=True
             )
             await self._writes.run(finishing)
+            await self._writes.run(delete_inputs(record.id, self._blobs))
             if error is exc:
                 raise
             raise error from None
@@ -166,37 +196,19 @@ class ImageStudio:
         record = await self._queries.own_job(job_id, caller)
         if record.status is JobStatus.RUNNING:
             await self._jobs.cancel_job(record.id, CANCEL_REASON)
-            self._stop(record.id, cancelled_error(record.id, CANCEL_REASON))
+            self._live.stop(record.id, cancelled_error(record.id, CANCEL_REASON))
             log.info("job cancelled", extra={"job": record.id})
         return await self._queries.get(record.id, caller)
 
-    def _stop(self, job_id: str, error: ServiceError) -> None:
-        """Cancels a job running here (its upstream requests are aborted with its tasks)."""
-        if (entry := self._live.get(job_id)) is not None:
-            job, task = entry
-            job.stop_error = error
-            task.cancel()
-
-    async def _follow_records(self) -> None:
-        """Stops the jobs running here whose record says they were cancelled elsewhere."""
-        for job_id in list(self._live):
-            record = await self._jobs.get_job(job_id)
-            if record is not None and record.status is JobStatus.CANCELLED:
-                self._stop(job_id, cancelled_error(job_id, record.error))
-
     def start(self) -> None:
-        self._follow.start()
+        self._live.start()
+        self._resumer.start()
 
     async def drain(self, grace_s: float) -> None:
-        """At shutdown: lets running jobs finish within `grace_s`, then cancels the rest, and
-        waits for their final records to be written (before the store closes)."""
-        await self._follow.stop()
-        if self._live:
-            tasks = {task for _, task in self._live.values()}
-            _, pending = await asyncio.wait(tasks, timeout=grace_s)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        """At shutdown: running upstream calls get `grace_s`, the rest of every job is handed
+        back (lease released), and the last records are written before the store closes."""
+        await self._resumer.stop()
+        await self._live.drain(grace_s)
         await self._writes.flush()
 
 

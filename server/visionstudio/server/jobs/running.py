@@ -30,8 +30,19 @@ class RunningJob:
     outbox: asyncio.Queue[JobEvent | ServiceError] = field(default_factory=asyncio.Queue)
     # Finished image tasks and previews, in the order they happen.
     arrivals: asyncio.Queue[Arrival] = field(default_factory=asyncio.Queue)
-    # Set by whoever cancels the job's task: what its caller's stream ends with.
+    # Set by whoever cancels the job's task: what its caller's stream ends with, and whether
+    # the job is handed back (left running in the store for another owner) or ends here.
     stop_error: ServiceError | None = None
+    handed_back: bool = False
+    # Image calls holding a slot (running upstream) right now.
+    rendering: int = 0
+    # Images stored before this process took the job over, and which it still makes.
+    already_delivered: int = 0
+    indices: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.indices:
+            self.indices = tuple(range(self.spec.number_of_images))
 
     @property
     def id(self) -> str:
