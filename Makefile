@@ -49,6 +49,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.load --streams 100 --rounds 3
 	$(BIN)/python -m bench.perf
 	$(BIN)/python -m bench.budget
+	$(BIN)/python -m bench.restarts
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
