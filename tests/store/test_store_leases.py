@@ -9,7 +9,7 @@ from visionstudio.server.jobs.spec import Usage
 from visionstudio.server.store import JobStatus, JobStore
 
 from tests.store.conftest import Backend
-from tests.store.samples import new_job
+from tests.store.samples import new_image, new_job
 
 
 async def test_only_an_expired_lease_is_claimed_and_by_one_owner(backend: Backend) -> None:
@@ -46,3 +46,18 @@ async def test_a_cancelled_job_keeps_its_reason_when_its_runner_finishes(store: 
     # An ended job is not cancelled again.
     await store.cancel_job(job.id, "again")
     assert (await store.get_job(job.id)) == stored
+
+
+async def test_a_change_wakes_the_watchers_of_the_job(backend: Backend) -> None:
+    a, b = await backend.open(), await backend.open()
+    job, _ = await a.create_job(new_job())
+    # PostgreSQL tells every replica (LISTEN/NOTIFY); SQLite the process that made the change.
+    watcher = b if b.notifies else a
+    async with watcher.changes(job.id) as changed:
+        await a.add_image(new_image(job.id, 0))
+        await asyncio.wait_for(changed.wait(), timeout=30)
+        changed.clear()
+        await a.finish_job(job.id, JobStatus.SUCCEEDED, Usage())
+        await asyncio.wait_for(changed.wait(), timeout=30)
+    await a.close()
+    await b.close()

@@ -7,6 +7,7 @@ in another replica, or has already ended.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -31,6 +32,11 @@ def cancelled_error(job_id: str, reason: str | None) -> JobCancelled:
     error = JobCancelled(f"job {job_id} was cancelled: {reason or 'no reason recorded'}")
     error.metadata["job_id"] = job_id
     return error
+
+
+# How often a watcher still reads the store when the store notifies of changes (in case a
+# notification is lost, e.g. while its connection reconnects).
+NOTIFIED_POLL_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -104,26 +110,34 @@ class JobQueries:
         yield Accepted(job.id, job.number_of_images, job.model)
         sent: set[str] = set()
         quiet_since = time.monotonic()
-        while True:
-            current = await self._jobs.get_job(job.id) or job
-            for record in await self._jobs.list_images(job.id):
-                if record.id not in sent:
-                    sent.add(record.id)
-                    quiet_since = time.monotonic()
-                    yield await self._ready(record, include_data=include_data)
-            if current.status is not JobStatus.RUNNING:
-                # Images are stored before the job is marked done, so none can be missing here.
-                break
-            now = time.monotonic()
-            if now >= deadline:
-                error = DeadlineExceeded("the deadline passed before the job finished")
-                error.metadata["job_id"] = job.id
-                raise error
-            if now - quiet_since >= self._progress_interval_s:
-                quiet_since = now
-                elapsed = int((time.time() - current.created_at) * 1000)
-                yield Progress(len(sent), current.number_of_images, elapsed)
-            await asyncio.sleep(min(self._poll_s, max(0.0, deadline - now)))
+        async with self._jobs.changes(job.id) as changed:
+            while True:
+                # Cleared before reading, so a change made meanwhile wakes the wait below.
+                changed.clear()
+                current = await self._jobs.get_job(job.id) or job
+                for record in await self._jobs.list_images(job.id):
+                    if record.id not in sent:
+                        sent.add(record.id)
+                        quiet_since = time.monotonic()
+                        yield await self._ready(record, include_data=include_data)
+                if current.status is not JobStatus.RUNNING:
+                    # Images are stored before the job is marked done: none can be missing.
+                    break
+                now = time.monotonic()
+                if now >= deadline:
+                    error = DeadlineExceeded("the deadline passed before the job finished")
+                    error.metadata["job_id"] = job.id
+                    raise error
+                if now - quiet_since >= self._progress_interval_s:
+                    quiet_since = now
+                    elapsed = int((time.time() - current.created_at) * 1000)
+                    yield Progress(len(sent), current.number_of_images, elapsed)
+                # Notified stores wake the wait; polling stays as the fallback.
+                poll_s = NOTIFIED_POLL_S if self._jobs.notifies else self._poll_s
+                progress_due_s = quiet_since + self._progress_interval_s - now
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(min(poll_s, progress_due_s, deadline - now)):
+                        await changed.wait()
         if current.status is JobStatus.SUCCEEDED:
             elapsed = int((current.updated_at - current.created_at) * 1000)
             yield Finished(job.id, current.usage or Usage(), len(sent), elapsed)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from visionstudio.server.jobs.spec import Usage
@@ -60,6 +62,16 @@ class JobStore(Protocol):
 
     async def release_lease(self, job_id: str, owner: str) -> None:
         """Hands a job back: its lease runs out at once, so another replica claims it."""
+        ...
+
+    @property
+    def notifies(self) -> bool:
+        """True when `changes` also hears other processes' changes (PostgreSQL LISTEN/NOTIFY);
+        otherwise watchers poll as well."""
+        ...
+
+    def changes(self, job_id: str) -> AbstractAsyncContextManager[asyncio.Event]:
+        """An event set whenever the job gets an image or ends (see store.changes)."""
         ...
 
     async def get_job(self, job_id: str) -> JobRecord | None: ...
