@@ -20,7 +20,7 @@ from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
 
 from tests.fake_openai import FakeOpenAI
 from tests.support.calls import accepted_job
-from tests.support.harness import collect, eventually
+from tests.support.harness import collect, eventually, rich_error
 from tests.support.processes import KEY, ServerProcess, free_port, listening, rest
 
 
@@ -212,3 +212,25 @@ async def test_a_job_cut_by_sigkill_is_finished_by_the_restarted_server(
     }
     assert job.status == pb.JOB_STATUS_SUCCEEDED and len(job.images) == 4
     assert len(upstream.requests) == 6  # 4 before the kill (2 cut), only the 2 missing after
+
+
+async def test_sigterm_sends_watchers_elsewhere_at_once_while_the_job_finishes(
+    server: ServerProcess, upstream: FakeOpenAI
+) -> None:
+    upstream.config.latency_s = 2
+    auth = (("x-api-key", KEY),)
+    async with grpc.aio.insecure_channel(server.target) as channel:
+        stub = pb_grpc.ImageServiceStub(channel)
+        call = stub.GenerateImage(pb.GenerateImageRequest(prompt="watched"), metadata=auth)
+        job_id = await accepted_job(call)
+        watcher = stub.WatchJob(pb.WatchJobRequest(job_id=job_id), metadata=auth)
+        assert await accepted_job(watcher) == job_id
+        server.proc.send_signal(signal.SIGTERM)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await rest(watcher)
+        # The job's own call, with its upstream request running, gets the grace.
+        assert [e.WhichOneof("event") for e in await rest(call)] == ["image", "summary"]
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    info = rich_error(caught.value)
+    assert info["reason"] == "SERVER_SHUTTING_DOWN" and info["metadata"] == {"job_id": job_id}
+    assert await asyncio.to_thread(server.proc.wait, 30) == 0

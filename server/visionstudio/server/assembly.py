@@ -81,6 +81,7 @@ class RunningService:
         replica or the next start carries it on), then closes."""
         # Both surfaces refuse from here on: gRPC UNAVAILABLE, HTTP 503, readiness fails.
         await self.readiness.shut_down()
+        self.core.queries.shut_down()
         # The gRPC server gets a moment past the grace, so the streams of jobs handed back
         # end with their own status (SERVER_SHUTTING_DOWN and the job id), not a cut.
         grpc_stopped = asyncio.create_task(self.grpc.server.stop(grace_s + _STREAM_CLOSE_S))

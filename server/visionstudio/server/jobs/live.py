@@ -7,21 +7,12 @@ import asyncio
 import logging
 
 from visionstudio.server.background import Periodic
-from visionstudio.server.errors import ServiceError, Unavailable
-from visionstudio.server.jobs.queries import cancelled_error
+from visionstudio.server.errors import ServiceError
+from visionstudio.server.jobs.queries import cancelled_error, shutting_down_error
 from visionstudio.server.jobs.running import RunningJob
 from visionstudio.server.store import JobStatus, JobStore
 
 log = logging.getLogger(__name__)
-
-
-def shutting_down_error(job_id: str) -> Unavailable:
-    """What the stream of a job handed back ends with: callers re-attach with WatchJob."""
-    return Unavailable(
-        f"the server is shutting down; job {job_id} goes on elsewhere: WatchJob re-attaches",
-        reason="SERVER_SHUTTING_DOWN",
-        metadata={"job_id": job_id},
-    )
 
 
 class LiveJobs:

@@ -12,7 +12,13 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from visionstudio.server.errors import DeadlineExceeded, JobCancelled, JobFailed, NotFound
+from visionstudio.server.errors import (
+    DeadlineExceeded,
+    JobCancelled,
+    JobFailed,
+    NotFound,
+    Unavailable,
+)
 from visionstudio.server.jobs.events import Accepted, Finished, ImageReady, JobEvent, Progress
 from visionstudio.server.jobs.links import UrlSigner
 from visionstudio.server.jobs.spec import Usage
@@ -39,6 +45,16 @@ def cancelled_error(job_id: str, reason: str | None) -> JobCancelled:
 NOTIFIED_POLL_S = 5.0
 
 
+def shutting_down_error(job_id: str) -> Unavailable:
+    """What a stream ends with when this server shuts down: callers re-attach with WatchJob
+    (on another replica) and the job goes on there."""
+    return Unavailable(
+        f"the server is shutting down; job {job_id} goes on: WatchJob re-attaches to it",
+        reason="SERVER_SHUTTING_DOWN",
+        metadata={"job_id": job_id},
+    )
+
+
 @dataclass(frozen=True)
 class JobView:
     job: JobRecord
@@ -62,6 +78,16 @@ class JobQueries:
         self._url_ttl_s = url_ttl_s
         self._poll_s = poll_s
         self._progress_interval_s = progress_interval_s
+        # Set at shutdown; the watchers' wake-up events, to end them at once then.
+        self._stopping = False
+        self._watchers: set[asyncio.Event] = set()
+
+    def shut_down(self) -> None:
+        """Ends every watch on this server with SERVER_SHUTTING_DOWN, so its caller moves to
+        another replica at once."""
+        self._stopping = True
+        for changed in self._watchers:
+            changed.set()
 
     async def image_url(self, blob_key: str) -> str:
         """A presigned object-store URL when the store has one, else this service's signed URL."""
@@ -110,8 +136,10 @@ class JobQueries:
         yield Accepted(job.id, job.number_of_images, job.model)
         sent: set[str] = set()
         quiet_since = time.monotonic()
-        async with self._jobs.changes(job.id) as changed:
+        async with self._changes(job.id) as changed:
             while True:
+                if self._stopping:
+                    raise shutting_down_error(job.id)
                 # Cleared before reading, so a change made meanwhile wakes the wait below.
                 changed.clear()
                 current = await self._jobs.get_job(job.id) or job
@@ -147,6 +175,16 @@ class JobQueries:
         failure = JobFailed(f"job {job.id} ended {current.status}: {current.error or 'no images'}")
         failure.metadata["job_id"] = job.id
         raise failure
+
+    @contextlib.asynccontextmanager
+    async def _changes(self, job_id: str) -> AsyncIterator[asyncio.Event]:
+        """The store's change event for the job, also set when this server shuts down."""
+        async with self._jobs.changes(job_id) as changed:
+            self._watchers.add(changed)
+            try:
+                yield changed
+            finally:
+                self._watchers.discard(changed)
 
     async def _ready(self, record: ImageRecord, *, include_data: bool) -> ImageReady:
         data = await self._blobs.get(record.blob_key) if include_data else None
