@@ -63,30 +63,6 @@ async def test_sigterm_lets_in_flight_streams_finish_then_exits_zero(
     assert not listening(server.grpc_port)
 
 
-async def test_new_calls_are_refused_while_draining(
-    server: ServerProcess, upstream: FakeOpenAI
-) -> None:
-    upstream.config.latency_s = 2
-    target = f"127.0.0.1:{server.grpc_port}"
-    async with grpc.aio.insecure_channel(target) as channel:
-        stub = pb_grpc.ImageServiceStub(channel)
-        auth = (("x-api-key", KEY),)
-        busy = stub.GenerateImage(pb.GenerateImageRequest(prompt="busy"), metadata=auth)
-        await busy.read()
-        server.proc.send_signal(signal.SIGTERM)
-        await asyncio.sleep(0.3)
-        async with grpc.aio.insecure_channel(target) as fresh:
-            with pytest.raises(grpc.aio.AioRpcError) as caught:
-                await collect(
-                    pb_grpc.ImageServiceStub(fresh).GenerateImage(
-                        pb.GenerateImageRequest(prompt="new"), metadata=auth
-                    )
-                )
-        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
-        assert [e.WhichOneof("event") for e in await rest(busy)] == ["image", "summary"]
-    assert await asyncio.to_thread(server.proc.wait, 30) == 0
-
-
 async def test_readiness_follows_the_provider(server: ServerProcess, upstream: FakeOpenAI) -> None:
     service = "visionstudio.image.v1.ImageService"
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:

@@ -197,6 +197,9 @@ class ImageStudio:
         if record.status is JobStatus.RUNNING:
             await self._jobs.cancel_job(record.id, CANCEL_REASON)
             self._live.stop(record.id, cancelled_error(record.id, CANCEL_REASON))
+            if record.lease_until < time.time():
+                # Nobody holds it (waiting for a new owner): nobody else deletes its inputs.
+                await self._writes.run(delete_inputs(record.id, self._blobs))
             log.info("job cancelled", extra={"job": record.id})
         return await self._queries.get(record.id, caller)
 
