@@ -58,6 +58,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.deployments
 	$(BIN)/python -m bench.attacks
 	$(BIN)/python -m bench.slowloris
+	$(BIN)/python -m bench.restarts
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

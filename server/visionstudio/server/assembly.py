@@ -6,9 +6,10 @@ what they run is what production runs.
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import logging
 import socket
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -37,6 +38,9 @@ from visionstudio.server.store.budget_tokens import PostgresTokens
 from visionstudio.server.store.retention import Retention
 
 log = logging.getLogger(__name__)
+
+# How long streams get, after the grace, to send their last status.
+_STREAM_CLOSE_S = 1.0
 
 
 class StartupError(Exception):
@@ -71,18 +75,20 @@ class RunningService:
         return self.grpc.port
 
     async def stop(self, grace_s: float) -> None:
-        """Stops taking calls, lets in-flight streams and jobs finish within `grace_s`, then
-        closes."""
-        deadline = time.monotonic() + grace_s
-        await self.grpc.health.enter_graceful_shutdown()
-        await self.readiness.stop()
+        """Refuses new work on both surfaces at once, lets running upstream calls finish
+        within `grace_s`, hands the rest of every job back (its lease released, so another
+        replica or the next start carries it on), then closes."""
+        # Both surfaces refuse from here on: gRPC UNAVAILABLE, HTTP 503, readiness fails.
+        await self.readiness.shut_down()
+        self.core.queries.shut_down()
+        # The gRPC server gets a moment past the grace, so the streams of jobs handed back
+        # end with their own status (SERVER_SHUTTING_DOWN and the job id), not a cut.
+        grpc_stopped = asyncio.create_task(self.grpc.server.stop(grace_s + _STREAM_CLOSE_S))
         await self.core.retention.stop()
-        await self.grpc.server.stop(grace_s)
-        await self.http_runner.cleanup()
         core = self.core
-        # Jobs whose callers left run on in the background: they get what is left of the
-        # grace, and their final records are written before the stores close.
-        await core.studio.drain(max(0.0, deadline - time.monotonic()))
+        await core.studio.drain(grace_s)
+        await grpc_stopped
+        await self.http_runner.cleanup()
         await core.provider.close()
         await core.fetcher.close()
         await core.jobs.close()
@@ -190,8 +196,6 @@ async def _core(settings: Settings, signer: UrlSigner) -> Core:
         signer=signer,
         url_ttl_s=settings.url_ttl_s,
         progress_interval_s=settings.progress_interval_s,
-        # A job still "running" long after any job could is one whose replica died.
-        abandoned_after_s=2 * settings.max_call_s,
     )
     studio = ImageStudio(
         provider=provider,
@@ -201,6 +205,7 @@ async def _core(settings: Settings, signer: UrlSigner) -> Core:
             max_canvas_pixels=settings.max_canvas_pixels,
             budget=PixelBudget(settings.prep_pixel_budget),
         ),
+        fetcher=fetcher,
         blobs=blobs,
         jobs=jobs,
         queries=queries,
@@ -211,6 +216,7 @@ async def _core(settings: Settings, signer: UrlSigner) -> Core:
         max_job_s=settings.max_call_s,
         detach=settings.detach_jobs,
         idempotency_window_s=settings.idempotency_window_s,
+        lease_s=settings.job_lease_s,
     )
     retention = Retention(
         jobs, blobs, keep_s=settings.retention_s, interval_s=settings.retention_interval_s
@@ -218,12 +224,24 @@ async def _core(settings: Settings, signer: UrlSigner) -> Core:
     return Core(metrics, provider, fetcher, jobs, blobs, studio, queries, retention)
 
 
+def _bind(surface: str, host: str, port: int) -> socket.socket:
+    try:
+        return socket.create_server((host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(f"the {surface} port {port} is already in use") from None
+        raise StartupError(f"cannot listen on {host}:{port} for {surface}: {exc}") from None
+
+
 async def start(settings: Settings, keys: Sequence[str]) -> RunningService:
     """Builds the service from `settings`, starts both surfaces and its background work."""
     _check(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # The HTTP socket is bound first: image URLs name its port, and port 0 picks a free one.
-    http_socket = socket.create_server((settings.host, settings.http_port))
+    http_socket = _bind("HTTP", settings.host, settings.http_port)
+    if settings.grpc_port:
+        # A probe without SO_REUSEPORT: grpc's own bind comes after the stores are open.
+        _bind("gRPC", settings.host, settings.grpc_port).close()
     http_port = int(http_socket.getsockname()[1])
     signer = _signer(settings, http_port)
     core = await _core(settings, signer)
@@ -245,6 +263,7 @@ async def start(settings: Settings, keys: Sequence[str]) -> RunningService:
         metrics=core.metrics,
         readiness=lambda: readiness.reachable,
         request_bytes=request_bytes,
+        draining=lambda: readiness.draining,
         max_connections=settings.http_max_connections,
         body_timeout_s=settings.request_body_timeout_s,
     )
@@ -264,6 +283,7 @@ async def start(settings: Settings, keys: Sequence[str]) -> RunningService:
     await readiness.check()
     readiness.start()
     core.retention.start()
+    core.studio.start()
     log.info(
         "gRPC on port %d, HTTP on %s, model %s, deployments %s",
         grpc.port,

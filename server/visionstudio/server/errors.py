@@ -113,6 +113,13 @@ class JobFailed(ServiceError):
     reason = "JOB_FAILED"
 
 
+class JobCancelled(ServiceError):
+    """A job ended because CancelJob cancelled it (the reason is in the message)."""
+
+    code = grpc.StatusCode.CANCELLED
+    reason = "JOB_CANCELLED"
+
+
 class Internal(ServiceError):
     code = grpc.StatusCode.INTERNAL
     reason = "INTERNAL"

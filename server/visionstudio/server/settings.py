@@ -119,6 +119,10 @@ class Settings(BaseSettings):
     # A stream with nothing else to send gets a progress event this often.
     progress_interval_s: float = 10.0
     shutdown_grace_s: float = 30.0
+    # Durable jobs: the replica making a job renews its lease on it (every 0.5 s); when the
+    # lease runs out (the replica died) another replica, or the restarted server, carries the
+    # job on within about 1.5 leases. Longer than any pause of a live process.
+    job_lease_s: float = 30.0
     # How often the provider's reachability is probed for readiness (grpc health, /readyz).
     health_probe_interval_s: float = 30.0
     # PEM files; when both are set, gRPC and HTTP serve TLS only.

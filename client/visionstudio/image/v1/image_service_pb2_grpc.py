@@ -91,6 +91,11 @@ class ImageServiceStub:
                 request_serializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.GetUsageRequest.SerializeToString,
                 response_deserializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.GetUsageResponse.FromString,
                 _registered_method=True)
+        self.CancelJob = channel.unary_unary(
+                '/visionstudio.image.v1.ImageService/CancelJob',
+                request_serializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.CancelJobRequest.SerializeToString,
+                response_deserializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.Job.FromString,
+                _registered_method=True)
 
 
 class ImageServiceServicer:
@@ -176,6 +181,18 @@ class ImageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CancelJob(self, request, context):
+        """Cancels one of the caller's running jobs (AIP-151), from any replica:
+        its upstream requests are aborted within a second, images already stored
+        are kept, and it ends `JOB_STATUS_CANCELLED` with a reason in `error`. Its
+        own stream and every WatchJob end with CANCELLED carrying the job id.
+        Returns the job; a job that has already ended is returned unchanged.
+        Another key's job, or an unknown id, is NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ImageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -213,6 +230,11 @@ def add_ImageServiceServicer_to_server(servicer, server):
                     servicer.GetUsage,
                     request_deserializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.GetUsageRequest.FromString,
                     response_serializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.GetUsageResponse.SerializeToString,
+            ),
+            'CancelJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelJob,
+                    request_deserializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.CancelJobRequest.FromString,
+                    response_serializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.Job.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -426,6 +448,33 @@ class ImageService:
             '/visionstudio.image.v1.ImageService/GetUsage',
             visionstudio_dot_image_dot_v1_dot_image__service__pb2.GetUsageRequest.SerializeToString,
             visionstudio_dot_image_dot_v1_dot_image__service__pb2.GetUsageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/visionstudio.image.v1.ImageService/CancelJob',
+            visionstudio_dot_image_dot_v1_dot_image__service__pb2.CancelJobRequest.SerializeToString,
+            visionstudio_dot_image_dot_v1_dot_image__service__pb2.Job.FromString,
             options,
             channel_credentials,
             insecure,

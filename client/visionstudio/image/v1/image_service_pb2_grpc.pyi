@@ -89,6 +89,14 @@ class ImageServiceStub:
     """Pages through the caller's own jobs, newest first."""
     GetUsage: _grpc.UnaryUnaryMultiCallable[_image_service_pb2.GetUsageRequest, _image_service_pb2.GetUsageResponse]
     """The caller's provider usage (jobs, images, tokens) over a time range."""
+    CancelJob: _grpc.UnaryUnaryMultiCallable[_image_service_pb2.CancelJobRequest, _image_service_pb2.Job]
+    """Cancels one of the caller's running jobs (AIP-151), from any replica:
+    its upstream requests are aborted within a second, images already stored
+    are kept, and it ends `JOB_STATUS_CANCELLED` with a reason in `error`. Its
+    own stream and every WatchJob end with CANCELLED carrying the job id.
+    Returns the job; a job that has already ended is returned unchanged.
+    Another key's job, or an unknown id, is NOT_FOUND.
+    """
 
 @_typing.type_check_only
 class ImageServiceAsyncStub(ImageServiceStub):
@@ -145,6 +153,14 @@ class ImageServiceAsyncStub(ImageServiceStub):
     """Pages through the caller's own jobs, newest first."""
     GetUsage: _aio.UnaryUnaryMultiCallable[_image_service_pb2.GetUsageRequest, _image_service_pb2.GetUsageResponse]  # type: ignore[assignment]
     """The caller's provider usage (jobs, images, tokens) over a time range."""
+    CancelJob: _aio.UnaryUnaryMultiCallable[_image_service_pb2.CancelJobRequest, _image_service_pb2.Job]  # type: ignore[assignment]
+    """Cancels one of the caller's running jobs (AIP-151), from any replica:
+    its upstream requests are aborted within a second, images already stored
+    are kept, and it ends `JOB_STATUS_CANCELLED` with a reason in `error`. Its
+    own stream and every WatchJob end with CANCELLED carrying the job id.
+    Returns the job; a job that has already ended is returned unchanged.
+    Another key's job, or an unknown id, is NOT_FOUND.
+    """
 
 class ImageServiceServicer(metaclass=_abc_1.ABCMeta):
     """Generates, edits and inpaints images, and keeps the jobs that made them.
@@ -240,5 +256,19 @@ class ImageServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_image_service_pb2.GetUsageResponse, _abc.Awaitable[_image_service_pb2.GetUsageResponse]]:
         """The caller's provider usage (jobs, images, tokens) over a time range."""
+
+    @_abc_1.abstractmethod
+    def CancelJob(
+        self,
+        request: _image_service_pb2.CancelJobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_image_service_pb2.Job, _abc.Awaitable[_image_service_pb2.Job]]:
+        """Cancels one of the caller's running jobs (AIP-151), from any replica:
+        its upstream requests are aborted within a second, images already stored
+        are kept, and it ends `JOB_STATUS_CANCELLED` with a reason in `error`. Its
+        own stream and every WatchJob end with CANCELLED carrying the job id.
+        Returns the job; a job that has already ended is returned unchanged.
+        Another key's job, or an unknown id, is NOT_FOUND.
+        """
 
 def add_ImageServiceServicer_to_server(servicer: ImageServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

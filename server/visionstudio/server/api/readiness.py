@@ -27,8 +27,12 @@ class ProviderHealth:
         self._servicer = servicer
         self._probe = Periodic("provider-health", interval_s, self.check)
         self.reachable = False
+        # Set once at SIGTERM: from then on every surface refuses new work.
+        self.draining = False
 
     async def check(self) -> bool:
+        if self.draining:
+            return False
         reachable = await self._provider.reachable()
         if reachable != self.reachable:
             log.log(
@@ -45,3 +49,10 @@ class ProviderHealth:
 
     async def stop(self) -> None:
         await self._probe.stop()
+
+    async def shut_down(self) -> None:
+        """Fails readiness on gRPC health and /readyz for good, at once."""
+        self.draining = True
+        await self._probe.stop()
+        self.reachable = False
+        await self._servicer.enter_graceful_shutdown()

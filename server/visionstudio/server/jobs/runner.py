@@ -2,7 +2,8 @@
 
 Several images run as concurrent n=1 upstream calls (the API refuses streaming with n>1, and one
 n=4 call would only answer when all four are done), so each image is stored and delivered the
-moment its own call finishes.
+moment its own call finishes. The job runs in a task of its own (`execution`); this module
+accepts it and relays its events to the caller.
 """
 
 from __future__ import annotations
@@ -10,31 +11,34 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Coroutine
-from typing import Any
+from collections.abc import AsyncIterator
 
 from opentelemetry import trace
-from visionstudio.server.errors import DeadlineExceeded, Internal, InvalidArgument, ServiceError
+from visionstudio.server.errors import DeadlineExceeded, ServiceError
 from visionstudio.server.jobs.admission import Admission, Ticket
-from visionstudio.server.jobs.events import (
-    Accepted,
-    Finished,
-    ImageReady,
-    JobEvent,
-    Preview,
-    Progress,
-)
+from visionstudio.server.jobs.creation import create_or_find
+from visionstudio.server.jobs.events import Accepted, Finished, JobEvent
+from visionstudio.server.jobs.execution import Executor
+from visionstudio.server.jobs.inputs import delete_inputs, store_inputs
 from visionstudio.server.jobs.links import new_id
-from visionstudio.server.jobs.queries import JobQueries
+from visionstudio.server.jobs.live import LiveJobs
+from visionstudio.server.jobs.making import ImageMaker
+from visionstudio.server.jobs.queries import JobQueries, JobView, cancelled_error
+from visionstudio.server.jobs.resume import Resumer
+from visionstudio.server.jobs.running import RunningJob
 from visionstudio.server.jobs.spec import JobSpec, Usage
 from visionstudio.server.jobs.validation import validate
+from visionstudio.server.jobs.writes import DurableWrites
 from visionstudio.server.observability import logs
 from visionstudio.server.observability.metrics import Metrics
 from visionstudio.server.prep import Plan, Prep
-from visionstudio.server.provider.base import ImageProvider, RenderRequest
-from visionstudio.server.store import BlobStore, ImageRecord, JobRecord, JobStatus, JobStore
+from visionstudio.server.prep.fetch import Fetcher
+from visionstudio.server.provider.base import ImageProvider
+from visionstudio.server.store import BlobStore, JobRecord, JobStatus, JobStore
 
 log = logging.getLogger(__name__)
+
+CANCEL_REASON = "cancelled by CancelJob"
 tracer = trace.get_tracer(__name__)
 
 
@@ -44,6 +48,7 @@ class ImageStudio:
         *,
         provider: ImageProvider,
         prep: Prep,
+        fetcher: Fetcher,
         blobs: BlobStore,
         jobs: JobStore,
         queries: JobQueries,
@@ -54,23 +59,50 @@ class ImageStudio:
         max_job_s: float = 900.0,
         detach: bool = True,
         idempotency_window_s: float = 86400.0,
+        lease_s: float = 30.0,
+        follow_interval_s: float = 0.5,
     ) -> None:
         self._provider = provider
         self._prep = prep
+        self._fetcher = fetcher
         self._blobs = blobs
         self._jobs = jobs
         self._queries = queries
         self._max_input_bytes = max_input_bytes
         self._admission = admission
-        self._metrics = metrics
-        self._progress_interval_s = progress_interval_s
         self._max_job_s = max_job_s
         self._detach = detach
         self._idempotency_window_s = idempotency_window_s
         # Jobs running in this process, whether or not their caller is still there.
-        self._live: set[asyncio.Task[None]] = set()
-        # Job-record writes that must outlive a cancellation (and the shutdown waits for).
-        self._writes: set[asyncio.Future[None]] = set()
+        self._live = LiveJobs(
+            jobs=jobs, owner=new_id(), lease_s=lease_s, follow_interval_s=follow_interval_s
+        )
+        self._writes = DurableWrites()
+        maker = ImageMaker(
+            provider=provider, blobs=blobs, jobs=jobs, queries=queries, metrics=metrics
+        )
+        self._executor = Executor(
+            maker=maker,
+            jobs=jobs,
+            blobs=blobs,
+            owner=self._live.owner,
+            writes=self._writes,
+            metrics=metrics,
+            progress_interval_s=progress_interval_s,
+        )
+        self._resumer = Resumer(
+            jobs=jobs,
+            blobs=blobs,
+            prep=prep,
+            provider=provider,
+            admission=admission,
+            live=self._live,
+            writes=self._writes,
+            launch=self._launch,
+            max_job_s=max_job_s,
+            # Half a lease: a job whose replica died waits at most 1.5 leases for a new owner.
+            interval_s=lease_s / 2,
+        )
         metrics.in_flight.set_function(lambda: admission.in_flight)
         metrics.queued.set_function(lambda: admission.queued)
 
@@ -86,43 +118,62 @@ class ImageStudio:
         caller_deadline = started + timeout_s
         validate(spec, max_input_bytes=self._max_input_bytes)
         ticket = self._admission.admit(caller, spec.number_of_images)
-        model = self._provider.rules.model
         try:
-            wanted = JobRecord(
-                id=new_id(),
-                rpc=spec.operation.value,
+            record, created = await create_or_find(
+                self._jobs,
+                spec,
                 caller=caller,
-                model=model,
-                params=spec.params(),
-                idempotency_key=spec.idempotency_key or None,
-                request_hash=spec.fingerprint(),
-                number_of_images=spec.number_of_images,
-            )
-            job, created = await self._jobs.create_job(
-                wanted, idempotency_window_s=self._idempotency_window_s
+                model=self._provider.rules.model,
+                idempotency_window_s=self._idempotency_window_s,
+                lease=(self._live.owner, self._live.lease_s),
             )
         except BaseException:
             ticket.close()
             raise
         if not created:
             ticket.close()
-            if job.request_hash != wanted.request_hash:
-                raise InvalidArgument(
-                    "idempotency_key",
-                    f"was used for job {job.id} with other parameters; use a new key",
-                    reason="IDEMPOTENCY_KEY_REUSED",
-                )
-            log.info("idempotent repeat re-attached to job %s", job.id)
+            log.info("idempotent repeat re-attached to job %s", record.id)
             async for event in self._queries.watch(
-                job, include_data=spec.include_data, timeout_s=timeout_s
+                record, include_data=spec.include_data, timeout_s=timeout_s
             ):
                 yield event
             return
-        logs.job_id.set(job.id)
+        logs.job_id.set(record.id)
+        spec, plan = await self._plan(spec, record, ticket, caller_deadline)
+        log.info(
+            "job accepted",
+            extra={"operation": spec.operation.value, "images": record.number_of_images},
+        )
+        job_deadline = started + self._max_job_s if self._detach else caller_deadline
+        job = RunningJob(spec, plan, ticket, record, started, job_deadline)
+        task = self._launch(job)
+        yield Accepted(
+            job_id=record.id, number_of_images=record.number_of_images, model=record.model
+        )
+        try:
+            async for event in _relay(job, caller_deadline, detach=self._detach):
+                yield event
+        finally:
+            if not self._detach:
+                task.cancel()
+
+    def _launch(self, job: RunningJob) -> asyncio.Task[None]:
+        # The task runs in a copy of this context, so the calling RPC's (or HTTP request's)
+        # span is the parent of the job's, even when the job outlives the call.
+        task = asyncio.create_task(self._executor.execute(job))
+        self._live.add(job, task)
+        return task
+
+    async def _plan(
+        self, spec: JobSpec, record: JobRecord, ticket: Ticket, caller_deadline: float
+    ) -> tuple[JobSpec, Plan]:
+        """Stores the inputs and prepares them; a failure ends the job FAILED before it is
+        announced. Returns the spec with its inputs' bytes (fetched once) and the plan."""
         try:
             async with asyncio.timeout(caller_deadline - time.monotonic()):
                 with tracer.start_as_current_span("visionstudio.prep"):
-                    plan = await self._prep.plan(spec, self._provider.rules)
+                    spec = await store_inputs(spec, record.id, self._fetcher, self._blobs)
+                    return spec, await self._prep.plan(spec, self._provider.rules)
         except BaseException as exc:
             ticket.close()
             error: BaseException = exc
@@ -131,247 +182,56 @@ class ImageStudio:
             text = error.message if isinstance(error, ServiceError) else "preparation failed"
             # Nothing was made: a repeat of this request must be judged (and refused) afresh.
             finishing = self._jobs.finish_job(
-                job.id, JobStatus.FAILED, Usage(), text, release_key=True
+                record.id, JobStatus.FAILED, Usage(), text, release_key=True
             )
-            await self._record(finishing)
+            await self._writes.run(finishing)
+            await self._writes.run(delete_inputs(record.id, self._blobs))
             if error is exc:
                 raise
             raise error from None
-        log.info(
-            "job accepted",
-            extra={"operation": spec.operation.value, "images": job.number_of_images},
-        )
-        job_deadline = started + self._max_job_s if self._detach else caller_deadline
-        outbox: asyncio.Queue[JobEvent | ServiceError] = asyncio.Queue()
-        # The task runs in a copy of this context, so the calling RPC's (or HTTP request's)
-        # span is the parent of the job's, even when the job outlives the call.
-        task = asyncio.create_task(
-            self._execute(spec, plan, ticket, job, started, job_deadline, outbox)
-        )
-        self._live.add(task)
-        task.add_done_callback(self._live.discard)
-        yield Accepted(job_id=job.id, number_of_images=job.number_of_images, model=model)
-        try:
-            while True:
-                try:
-                    async with asyncio.timeout(max(0.0, caller_deadline - time.monotonic())):
-                        item = await outbox.get()
-                except TimeoutError:
-                    error = DeadlineExceeded(
-                        "the deadline passed before the job finished"
-                        + ("; it goes on: WatchJob re-attaches to it" if self._detach else "")
-                    )
-                    error.metadata["job_id"] = job.id
-                    raise error from None
-                if isinstance(item, ServiceError):
-                    raise item
-                yield item
-                if isinstance(item, Finished):
-                    return
-        finally:
-            if not self._detach:
-                task.cancel()
+
+    async def cancel(self, job_id: str, caller: str) -> JobView:
+        """CancelJob: ends the caller's running job (here or on another replica); a job that
+        has already ended is returned unchanged."""
+        record = await self._queries.own_job(job_id, caller)
+        if record.status is JobStatus.RUNNING:
+            await self._jobs.cancel_job(record.id, CANCEL_REASON)
+            self._live.stop(record.id, cancelled_error(record.id, CANCEL_REASON))
+            if record.lease_until < time.time():
+                # Nobody holds it (waiting for a new owner): nobody else deletes its inputs.
+                await self._writes.run(delete_inputs(record.id, self._blobs))
+            log.info("job cancelled", extra={"job": record.id})
+        return await self._queries.get(record.id, caller)
+
+    def start(self) -> None:
+        self._live.start()
+        self._resumer.start()
 
     async def drain(self, grace_s: float) -> None:
-        """At shutdown: lets running jobs finish within `grace_s`, then cancels the rest, and
-        waits for their final records to be written (before the store closes)."""
-        if self._live:
-            _, pending = await asyncio.wait(set(self._live), timeout=grace_s)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-        await asyncio.gather(*self._writes, return_exceptions=True)
+        """At shutdown: running upstream calls get `grace_s`, the rest of every job is handed
+        back (lease released), and the last records are written before the store closes."""
+        await self._resumer.stop()
+        await self._live.drain(grace_s)
+        await self._writes.flush()
 
-    async def _record(self, write: Coroutine[Any, Any, None]) -> None:
-        """Runs a job-record write to the end even if the caller is cancelled meanwhile."""
-        future = asyncio.ensure_future(write)
-        self._writes.add(future)
-        future.add_done_callback(self._writes.discard)
-        await asyncio.shield(future)
 
-    async def _execute(
-        self,
-        spec: JobSpec,
-        plan: Plan,
-        ticket: Ticket,
-        job: JobRecord,
-        started: float,
-        deadline: float,
-        outbox: asyncio.Queue[JobEvent | ServiceError],
-    ) -> None:
-        """The job: every image as its own task; events (and a final error) go to `outbox`."""
-        with tracer.start_as_current_span(
-            "visionstudio.job",
-            attributes={
-                "visionstudio.job_id": job.id,
-                "visionstudio.operation": spec.operation.value,
-                "visionstudio.images": spec.number_of_images,
-            },
-        ) as span:
-            job_id = job.id
-            n = spec.number_of_images
-            # Finished image tasks and previews arrive on one queue, in the order they happen.
-            arrivals: asyncio.Queue[asyncio.Task[tuple[ImageReady, Usage]] | Preview] = (
-                asyncio.Queue()
+async def _relay(
+    job: RunningJob, caller_deadline: float, *, detach: bool
+) -> AsyncIterator[JobEvent]:
+    """The job's events until Finished; its final error, or the caller's deadline, raised."""
+    while True:
+        try:
+            async with asyncio.timeout(max(0.0, caller_deadline - time.monotonic())):
+                item = await job.outbox.get()
+        except TimeoutError:
+            error = DeadlineExceeded(
+                "the deadline passed before the job finished"
+                + ("; it goes on: WatchJob re-attaches to it" if detach else "")
             )
-            tasks: dict[asyncio.Task[tuple[ImageReady, Usage]], int] = {}
-            for i in range(n):
-                task = asyncio.create_task(
-                    self._one(job, i, spec, plan, ticket, deadline, arrivals)
-                )
-                task.add_done_callback(arrivals.put_nowait)
-                tasks[task] = i
-            usage = Usage()
-            delivered = 0
-            failures: list[tuple[int, ServiceError]] = []
-            status = JobStatus.CANCELLED
-            try:
-                pending = set(tasks)
-                while pending:
-                    wait = min(deadline - time.monotonic(), self._progress_interval_s)
-                    try:
-                        async with asyncio.timeout(max(0.0, wait)):
-                            arrival = await arrivals.get()
-                    except TimeoutError:
-                        if time.monotonic() >= deadline:
-                            failures.extend((tasks[t], _deadline_error()) for t in pending)
-                            break
-                        elapsed = int((time.monotonic() - started) * 1000)
-                        outbox.put_nowait(Progress(n - len(pending), n, elapsed))
-                        continue
-                    if isinstance(arrival, Preview):
-                        outbox.put_nowait(arrival)
-                        continue
-                    pending.discard(arrival)
-                    if arrival.cancelled():
-                        continue
-                    error = arrival.exception()
-                    if error is not None:
-                        failures.append((tasks[arrival], _as_service_error(error)))
-                        continue
-                    ready, used = arrival.result()
-                    usage += used
-                    delivered += 1
-                    outbox.put_nowait(ready)
-                status = (
-                    JobStatus.SUCCEEDED
-                    if not failures
-                    else (JobStatus.PARTIAL if delivered else JobStatus.FAILED)
-                )
-            finally:
-                for task in tasks:
-                    task.cancel()
-                ticket.close()
-                error_text = _failure_text(failures, n) if failures else None
-                span.set_attributes(
-                    {"visionstudio.job_status": status, "visionstudio.images_delivered": delivered}
-                )
-                if error_text is not None:
-                    span.set_status(trace.StatusCode.ERROR, error_text)
-                await self._record(self._jobs.finish_job(job_id, status, usage, error_text))
-                self._count_usage(job.caller, usage)
-                log.info(
-                    "job finished",
-                    extra={"status": status, "delivered": delivered, "error": error_text},
-                )
-            if failures:
-                first = failures[0][1]
-                first.message = f"{error_text}; first error: {first.message}"
-                first.metadata["failed_indices"] = ",".join(str(i) for i, _ in sorted(failures))
-                first.metadata["job_id"] = job_id
-                outbox.put_nowait(first)
-                return
-            outbox.put_nowait(
-                Finished(
-                    job_id=job_id,
-                    usage=usage,
-                    images_delivered=delivered,
-                    elapsed_ms=int((time.monotonic() - started) * 1000),
-                )
-            )
-
-    async def _one(
-        self,
-        job: JobRecord,
-        index: int,
-        spec: JobSpec,
-        plan: Plan,
-        ticket: Ticket,
-        deadline: float,
-        previews: asyncio.Queue[asyncio.Task[tuple[ImageReady, Usage]] | Preview],
-    ) -> tuple[ImageReady, Usage]:
-        async def on_partial(number: int, data: bytes) -> None:
-            mime = spec.output_format.mime_type
-            previews.put_nowait(Preview(index, number, mime, data))
-
-        with tracer.start_as_current_span(
-            "visionstudio.image", attributes={"visionstudio.image.index": index}
-        ):
-            async with ticket.slot():
-                # The time spent waiting for a slot counts against the caller's deadline.
-                request = RenderRequest(
-                    prompt=spec.prompt,
-                    size=plan.size,
-                    quality=spec.quality,
-                    background=spec.background,
-                    output_format=spec.output_format,
-                    image=plan.image,
-                    mask=plan.mask,
-                    timeout_s=max(0.001, deadline - time.monotonic()),
-                    partial_images=spec.partial_images,
-                    caller=job.caller,
-                )
-                rendered = await self._provider.render(request, on_partial)
-            final = await asyncio.to_thread(plan.finish, rendered.data)
-            image_id = new_id()
-            name = f"{image_id}.{final.mime_type.split('/')[1]}"
-            blob_key = f"images/{name}"
-            # Stored before it is announced, so the URL works the moment the caller sees it.
-            with tracer.start_as_current_span("visionstudio.store"):
-                await self._blobs.put(blob_key, final.data, final.mime_type)
-                await self._jobs.add_image(
-                    ImageRecord(
-                        id=image_id,
-                        job_id=job.id,
-                        index=index,
-                        blob_key=blob_key,
-                        mime_type=final.mime_type,
-                        width=final.width,
-                        height=final.height,
-                        size_bytes=len(final.data),
-                    )
-                )
-            self._metrics.images.labels(spec.operation.value).inc()
-            ready = ImageReady(
-                index=index,
-                image_id=image_id,
-                url=await self._queries.image_url(blob_key),
-                mime_type=final.mime_type,
-                width=final.width,
-                height=final.height,
-                size_bytes=len(final.data),
-                data=final.data if spec.include_data else None,
-            )
-            return ready, rendered.usage
-
-    def _count_usage(self, caller: str, usage: Usage) -> None:
-        tokens = self._metrics.tokens
-        tokens.labels("input_text", caller).inc(usage.input_text_tokens)
-        tokens.labels("input_image", caller).inc(usage.input_image_tokens)
-        tokens.labels("output", caller).inc(usage.output_tokens)
-
-
-def _deadline_error() -> ServiceError:
-    return DeadlineExceeded("the deadline passed before the image was ready")
-
-
-def _as_service_error(error: BaseException) -> ServiceError:
-    if isinstance(error, ServiceError):
-        return error
-    log.error("image task failed", exc_info=error)
-    return Internal("internal error while making the image")
-
-
-def _failure_text(failures: list[tuple[int, ServiceError]], n: int) -> str:
-    indices = ", ".join(str(i) for i, _ in sorted(failures, key=lambda f: f[0]))
-    return f"{len(failures)} of {n} images failed (indices {indices})"
+            error.metadata["job_id"] = job.id
+            raise error from None
+        if isinstance(item, ServiceError):
+            raise item
+        yield item
+        if isinstance(item, Finished):
+            return

@@ -120,9 +120,13 @@ class JobSpec:
         def source(src: ImageSource | None) -> dict[str, Any] | None:
             if src is None:
                 return None
+            if src.url is not None and src.url.startswith("data:"):
+                # A data: URL is the image itself: kept as a digest, like uploaded bytes.
+                digest = hashlib.sha256(src.url.encode()).hexdigest()
+                return {"field": src.field, "data_url_sha256": digest, "chars": len(src.url)}
             if src.url is not None:
-                return {"url": src.url}
-            return {"bytes": len(src.data or b"")}
+                return {"field": src.field, "url": src.url}
+            return {"field": src.field, "bytes": len(src.data or b"")}
 
         return {
             "prompt": self.prompt,
@@ -139,6 +143,32 @@ class JobSpec:
             "partial_images": self.partial_images,
             "idempotency_key": self.idempotency_key,
         }
+
+
+def spec_from_params(operation: str, params: dict[str, Any]) -> JobSpec:
+    """The spec a job was stored with (`JobSpec.params`), its input images without bytes:
+    a resumed job loads those from the blob store."""
+
+    def source(stored: dict[str, Any] | None) -> ImageSource | None:
+        return None if stored is None else ImageSource(field=stored["field"])
+
+    ratio = params["aspect_ratio"]
+    return JobSpec(
+        operation=Operation(operation),
+        prompt=params["prompt"],
+        number_of_images=params["number_of_images"],
+        aspect_ratio=next(r for r in AspectRatio if r.label == ratio) if ratio else None,
+        quality=Quality(params["quality"]),
+        background=Background(params["background"]),
+        output_format=OutputFormat(params["output_format"]),
+        include_data=params["include_data"],
+        image=source(params["image"]),
+        mask=source(params["mask"]),
+        inpaint_border_only=params["inpaint_border_only"],
+        border_percentage=params["border_percentage"],
+        partial_images=params["partial_images"],
+        idempotency_key=params["idempotency_key"],
+    )
 
 
 @dataclass(frozen=True)

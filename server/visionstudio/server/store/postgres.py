@@ -11,12 +11,15 @@ from typing import Any
 
 import asyncpg
 from visionstudio.server.store import sql
+from visionstudio.server.store.changes import ChangeSignals
 from visionstudio.server.store.records import ImageRecord, JobRecord
 from visionstudio.server.store.schema import migrations
 from visionstudio.server.store.sql_store import SqlJobStore
 
 # pg_advisory_lock key held while migrating, so replicas starting together take turns.
 _MIGRATION_LOCK = 0x76_69_73_69_6F_6E  # "vision"
+# The NOTIFY channel of job changes (images added, jobs finished or cancelled).
+_CHANNEL = "visionstudio_jobs"
 
 
 @functools.lru_cache(maxsize=256)
@@ -30,9 +33,22 @@ class PostgresJobStore(SqlJobStore):
     """jsonb columns travel as JSON text, as SQLite's do, so one row mapping serves both."""
 
     dialect = sql.POSTGRES
+    notifies = True
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, listener: asyncpg.Connection) -> None:
         self._pool = pool
+        self.signals = ChangeSignals()
+        # One connection LISTENs for every replica's job changes (the payload is the job id).
+        self._listener = listener
+
+    async def _listen(self) -> None:
+        await self._listener.add_listener(_CHANNEL, self._heard)
+
+    def _heard(self, conn: object, pid: int, channel: str, payload: object) -> None:
+        self.signals.notify(str(payload))
+
+    async def _changed(self, job_id: str) -> None:
+        await self._pool.execute("SELECT pg_notify($1, $2)", _CHANNEL, job_id)
 
     @classmethod
     async def open(cls, dsn: str, *, min_size: int = 1, max_size: int = 10) -> PostgresJobStore:
@@ -40,10 +56,12 @@ class PostgresJobStore(SqlJobStore):
         pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
         try:
             await cls._migrate(pool)
+            store = cls(pool, await asyncpg.connect(dsn))
         except BaseException:
             await pool.close()
             raise
-        return cls(pool)
+        await store._listen()
+        return store
 
     @staticmethod
     async def _migrate(pool: asyncpg.Pool) -> None:
@@ -120,6 +138,8 @@ class PostgresJobStore(SqlJobStore):
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute(numbered(sql.INSERT_IMAGE), *sql.image_values(image, now))
             await conn.execute("UPDATE jobs SET updated_at = $1 WHERE id = $2", now, image.job_id)
+            # Delivered with the commit.
+            await conn.execute("SELECT pg_notify($1, $2)", _CHANNEL, image.job_id)
 
     async def purge(self, older_than: float) -> list[str]:
         # One statement: the jobs and their images go together, and a job that finishes while
@@ -132,4 +152,5 @@ class PostgresJobStore(SqlJobStore):
         return [row["blob_key"] for row in rows]
 
     async def close(self) -> None:
+        await self._listener.close()
         await self._pool.close()

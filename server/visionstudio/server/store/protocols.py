@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from visionstudio.server.jobs.spec import Usage
@@ -39,7 +41,37 @@ class JobStore(Protocol):
         release_key: bool = False,
     ) -> None:
         """Records the end of a job; `release_key` frees its idempotency key (for a request
-        refused before any work, so a repeat is judged afresh)."""
+        refused before any work, so a repeat is judged afresh). A job already cancelled keeps
+        its status and reason; its usage is still recorded."""
+        ...
+
+    async def cancel_job(self, job_id: str, reason: str) -> None:
+        """Marks a running job CANCELLED with `reason`; a job already ended is left as it is.
+        The replica running it sees the status change and stops it."""
+        ...
+
+    async def claim_expired(self, owner: str, lease_s: float, limit: int) -> list[JobRecord]:
+        """Takes over up to `limit` running jobs whose lease ran out (their replica died or
+        handed them back): each is leased to `owner` for `lease_s` seconds and returned. A job
+        is never claimed by two owners, also across replicas sharing a database."""
+        ...
+
+    async def renew_lease(self, job_id: str, owner: str, lease_s: float) -> None:
+        """Extends `owner`'s lease on a running job to `lease_s` from now (no-op otherwise)."""
+        ...
+
+    async def release_lease(self, job_id: str, owner: str) -> None:
+        """Hands a job back: its lease runs out at once, so another replica claims it."""
+        ...
+
+    @property
+    def notifies(self) -> bool:
+        """True when `changes` also hears other processes' changes (PostgreSQL LISTEN/NOTIFY);
+        otherwise watchers poll as well."""
+        ...
+
+    def changes(self, job_id: str) -> AbstractAsyncContextManager[asyncio.Event]:
+        """An event set whenever the job gets an image or ends (see store.changes)."""
         ...
 
     async def get_job(self, job_id: str) -> JobRecord | None: ...

@@ -52,6 +52,9 @@ class JobRecord:
     # A hash of the canonical parameters, to detect a key reused with other parameters.
     request_hash: str | None = None
     number_of_images: int = 1
+    # The replica making a running job, and until when (unix time); see claim_expired.
+    lease_owner: str | None = None
+    lease_until: float = 0.0
 
 
 @dataclass(frozen=True)

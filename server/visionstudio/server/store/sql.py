@@ -42,24 +42,36 @@ POSTGRES = Dialect(
 # Both column lists are named as their record's fields: the row mapping reads them by name.
 JOB_COLUMNS = (
     "id, rpc, caller, model, params, status, usage, error, created_at, updated_at,"
-    " idempotency_key, request_hash, number_of_images"
+    " idempotency_key, request_hash, number_of_images, lease_owner, lease_until"
 )
 SELECT_JOB = f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"
 SELECT_KEY_HOLDER = f"SELECT {JOB_COLUMNS} FROM jobs WHERE caller = ? AND idempotency_key = ?"
 RELEASE_KEY = "UPDATE jobs SET idempotency_key = NULL WHERE id = ?"
 INSERT_JOB = (
     "INSERT INTO jobs (id, rpc, caller, model, params, status, created_at, updated_at,"
-    " idempotency_key, request_hash, number_of_images)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " idempotency_key, request_hash, number_of_images, lease_owner, lease_until)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 INSERT_IMAGE = (
     "INSERT INTO images (id, job_id, idx, blob_key, mime_type, width, height, size_bytes,"
     " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+# A job already ended (cancelled by CancelJob) keeps its status and reason; usage still counts.
 FINISH_JOB = (
-    "UPDATE jobs SET status = ?, usage = ?, error = ?, updated_at = ?,"
+    "UPDATE jobs SET status = CASE WHEN status = ? THEN ? ELSE status END,"
+    " error = CASE WHEN status = ? THEN ? ELSE error END, usage = ?, updated_at = ?,"
     " idempotency_key = CASE WHEN ? THEN NULL ELSE idempotency_key END WHERE id = ?"
 )
+# Leases. Each is one conditional UPDATE, atomic in both databases: a claim only takes a lease
+# that has run out, so two replicas never both hold one.
+RUNNING_EXPIRED = "SELECT id FROM jobs WHERE status = ? AND lease_until < ? LIMIT ?"
+CLAIM_LEASE = (
+    "UPDATE jobs SET lease_owner = ?, lease_until = ?"
+    " WHERE id = ? AND status = ? AND lease_until < ?"
+)
+RENEW_LEASE = "UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = ?"
+RELEASE_LEASE = "UPDATE jobs SET lease_until = 0 WHERE id = ? AND lease_owner = ?"
+CANCEL_JOB = "UPDATE jobs SET status = ?, error = ?, updated_at = ? WHERE id = ? AND status = ?"
 # The jobs `purge` deletes; bound as purgeable_args(older_than).
 PURGEABLE = "created_at < ? AND status <> ?"
 # ("index" is quoted: it is a keyword.)
@@ -91,6 +103,8 @@ def job_values(job: JobRecord) -> tuple[Any, ...]:
         job.idempotency_key,
         job.request_hash,
         job.number_of_images,
+        job.lease_owner,
+        job.lease_until,
     )
 
 

@@ -7,12 +7,15 @@ concurrency it handles its own way: create_job (idempotency keys), add_image, pu
 from __future__ import annotations
 
 import abc
+import asyncio
 import time
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, ClassVar
 
 from visionstudio.server.jobs.spec import Usage
 from visionstudio.server.store import sql
+from visionstudio.server.store.changes import ChangeSignals
 from visionstudio.server.store.paging import check_page_size, decode_page_token, page_of
 from visionstudio.server.store.records import (
     ImageRecord,
@@ -25,6 +28,16 @@ from visionstudio.server.store.records import (
 
 class SqlJobStore(abc.ABC):
     dialect: ClassVar[sql.Dialect]
+    # True when changes made by other processes wake watchers too (see store.changes).
+    notifies: ClassVar[bool] = False
+    signals: ChangeSignals
+
+    def changes(self, job_id: str) -> AbstractAsyncContextManager[asyncio.Event]:
+        return self.signals.changes(job_id)
+
+    async def _changed(self, job_id: str) -> None:
+        """Tells the job's watchers it changed (a backend may also tell other processes)."""
+        self.signals.notify(job_id)
 
     @abc.abstractmethod
     async def _fetch(self, statement: str, args: Sequence[Any]) -> Sequence[sql.Row]:
@@ -47,8 +60,34 @@ class SqlJobStore(abc.ABC):
         *,
         release_key: bool = False,
     ) -> None:
-        args = (status, sql.usage_json(usage), error, time.time(), release_key, job_id)
-        await self._execute(sql.FINISH_JOB, args)
+        running = JobStatus.RUNNING
+        args = (running, status, running, error, sql.usage_json(usage), time.time())
+        await self._execute(sql.FINISH_JOB, (*args, release_key, job_id))
+        await self._changed(job_id)
+
+    async def cancel_job(self, job_id: str, reason: str) -> None:
+        args = (JobStatus.CANCELLED, reason, time.time(), job_id, JobStatus.RUNNING)
+        await self._execute(sql.CANCEL_JOB, args)
+        await self._changed(job_id)
+
+    async def claim_expired(self, owner: str, lease_s: float, limit: int) -> list[JobRecord]:
+        now = time.time()
+        running = JobStatus.RUNNING
+        claimed = []
+        for row in await self._fetch(sql.RUNNING_EXPIRED, (running, now, limit)):
+            await self._execute(sql.CLAIM_LEASE, (owner, now + lease_s, row["id"], running, now))
+            job = await self.get_job(row["id"])
+            # Read back: another replica's claim may have won the row.
+            if job is not None and job.lease_owner == owner and job.status is running:
+                claimed.append(job)
+        return claimed
+
+    async def renew_lease(self, job_id: str, owner: str, lease_s: float) -> None:
+        args = (time.time() + lease_s, job_id, owner, JobStatus.RUNNING)
+        await self._execute(sql.RENEW_LEASE, args)
+
+    async def release_lease(self, job_id: str, owner: str) -> None:
+        await self._execute(sql.RELEASE_LEASE, (job_id, owner))
 
     async def get_job(self, job_id: str) -> JobRecord | None:
         row = await self._fetch_one(sql.SELECT_JOB, (job_id,))

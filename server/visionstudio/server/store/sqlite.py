@@ -12,6 +12,7 @@ from typing import Any
 
 import aiosqlite
 from visionstudio.server.store import sql
+from visionstudio.server.store.changes import ChangeSignals
 from visionstudio.server.store.records import ImageRecord, JobRecord
 from visionstudio.server.store.schema import migrations, sqlite_statements
 from visionstudio.server.store.sql_store import SqlJobStore
@@ -32,6 +33,7 @@ class SqliteJobStore(SqlJobStore):
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
         self._write_lock = asyncio.Lock()
+        self.signals = ChangeSignals()
 
     @classmethod
     async def open(cls, path: Path) -> SqliteJobStore:
@@ -114,6 +116,7 @@ class SqliteJobStore(SqlJobStore):
         async with self._transaction() as db:
             await db.execute(sql.INSERT_IMAGE, sql.image_values(image, now))
             await db.execute(_TOUCH_JOB, (image.id, now, image.job_id))
+        await self._changed(image.job_id)
 
     async def purge(self, older_than: float) -> list[str]:
         doomed = f"SELECT id FROM jobs WHERE {sql.PURGEABLE}"

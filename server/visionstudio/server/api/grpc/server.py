@@ -42,6 +42,8 @@ def _options(settings: Settings) -> list[tuple[str, int]]:
         ("grpc.max_concurrent_streams", settings.grpc_max_concurrent_streams),
         ("grpc.server_handshake_timeout_ms", round(settings.grpc_handshake_timeout_s * 1000)),
         ("grpc.max_connection_idle_ms", round(settings.grpc_max_connection_idle_s * 1000)),
+        # Off: with it a second server on a busy port silently takes half the calls.
+        ("grpc.so_reuseport", 0),
     ]
 
 

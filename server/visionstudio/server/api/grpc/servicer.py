@@ -72,6 +72,12 @@ class ImageService(pb_grpc.ImageServiceServicer):
         async for event in events:
             yield proto_mapping.to_event(event)
 
+    async def CancelJob(
+        self, request: pb.CancelJobRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.Job:
+        view = await self._studio.cancel(request.job_id, current_caller.get())
+        return proto_mapping.to_job(view.job, view.images)
+
     async def ListJobs(
         self, request: pb.ListJobsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ListJobsResponse:

@@ -23,7 +23,7 @@ from visionstudio.server.api.http.job_answers import (
     UsageRange,
     WatchQuery,
 )
-from visionstudio.server.api.http.job_queries import JOB_PATH, JOBS_PATH, USAGE_PATH, WATCH_PATH
+from visionstudio.server.api.http.job_routes import JOB_PATH, JOBS_PATH, USAGE_PATH, WATCH_PATH
 from visionstudio.server.api.http.models import API_PREFIX, ENDPOINTS, JOB_ID_HEADER, Endpoint
 from visionstudio.server.api.http.sse import EVENT_STREAM, KEEPALIVE_S
 

@@ -12,8 +12,9 @@ from visionstudio.server.api.auth import ApiKeys
 from visionstudio.server.api.byte_budget import ByteBudget
 from visionstudio.server.api.http import middleware
 from visionstudio.server.api.http.connections import ConnectionGuard, GuardedSite
+from visionstudio.server.api.http.draining import refusing_when
 from visionstudio.server.api.http.images import IMAGE_PATH, Images
-from visionstudio.server.api.http.job_queries import JobRoutes
+from visionstudio.server.api.http.job_routes import JobRoutes
 from visionstudio.server.api.http.models import max_body_bytes
 from visionstudio.server.api.http.routes import JsonApi
 from visionstudio.server.api.http.studio_routes import STUDIO_ROUTES, StudioAssets
@@ -41,14 +42,16 @@ class HttpApp:
         request_bytes: ByteBudget,
         max_connections: int,
         body_timeout_s: float,
+        draining: Callable[[], bool],
     ):
         self._keys = keys
         self._metrics = metrics
         self._readiness = readiness
+        self._draining = draining
         self._images = Images(signer=signer, blobs=blobs, jobs=jobs)
         self._max_body = max_body_bytes(max_input_bytes)
         self._api = JsonApi(studio=studio, max_call_s=max_call_s)
-        self._jobs = JobRoutes(queries=queries, max_call_s=max_call_s)
+        self._jobs = JobRoutes(queries=queries, studio=studio, max_call_s=max_call_s)
         self._request_bytes = request_bytes
         self._body_timeout_s = body_timeout_s
         self.guard = ConnectionGuard(max_connections)
@@ -62,6 +65,8 @@ class HttpApp:
                 middleware.authenticated(
                     self._keys, key_optional=frozenset({IMAGE_PATH, *STUDIO_ROUTES})
                 ),
+                # While draining, new work is refused before its body is received.
+                refusing_when(self._draining),
                 middleware.bounded_bodies(
                     self.guard,
                     self._request_bytes,

@@ -710,6 +710,12 @@ export interface GetJobRequest {
   jobId: string;
 }
 
+/** Request for CancelJob. */
+export interface CancelJobRequest {
+  /** REQUIRED. The job's id, as in `JobAccepted.job_id`. */
+  jobId: string;
+}
+
 /** Request for WatchJob. */
 export interface WatchJobRequest {
   /** REQUIRED. The job's id, as in `JobAccepted.job_id`. */
@@ -2941,6 +2947,79 @@ export const GetJobRequest: MessageFns<GetJobRequest> = {
   },
 };
 
+function createBaseCancelJobRequest(): CancelJobRequest {
+  return { jobId: "" };
+}
+
+export const CancelJobRequest: MessageFns<CancelJobRequest> = {
+  encode(message: CancelJobRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.jobId !== "") {
+      writer.uint32(10).string(message.jobId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelJobRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelJobRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelJobRequest {
+    return {
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CancelJobRequest): unknown {
+    const obj: any = {};
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CancelJobRequest>, I>>(base?: I): CancelJobRequest {
+    return CancelJobRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CancelJobRequest>, I>>(object: I): CancelJobRequest {
+    const message = createBaseCancelJobRequest();
+    message.jobId = object.jobId ?? "";
+    return message;
+  },
+};
+
 function createBaseWatchJobRequest(): WatchJobRequest {
   return { jobId: "", includeData: false };
 }
@@ -3581,6 +3660,23 @@ export const ImageServiceService = {
     responseSerialize: (value: GetUsageResponse): Buffer => Buffer.from(GetUsageResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetUsageResponse => GetUsageResponse.decode(value),
   },
+  /**
+   * Cancels one of the caller's running jobs (AIP-151), from any replica:
+   * its upstream requests are aborted within a second, images already stored
+   * are kept, and it ends `JOB_STATUS_CANCELLED` with a reason in `error`. Its
+   * own stream and every WatchJob end with CANCELLED carrying the job id.
+   * Returns the job; a job that has already ended is returned unchanged.
+   * Another key's job, or an unknown id, is NOT_FOUND.
+   */
+  cancelJob: {
+    path: "/visionstudio.image.v1.ImageService/CancelJob" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CancelJobRequest): Buffer => Buffer.from(CancelJobRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CancelJobRequest => CancelJobRequest.decode(value),
+    responseSerialize: (value: Job): Buffer => Buffer.from(Job.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Job => Job.decode(value),
+  },
 } as const;
 
 export interface ImageServiceServer extends UntypedServiceImplementation {
@@ -3617,6 +3713,15 @@ export interface ImageServiceServer extends UntypedServiceImplementation {
   listJobs: handleUnaryCall<ListJobsRequest, ListJobsResponse>;
   /** The caller's provider usage (jobs, images, tokens) over a time range. */
   getUsage: handleUnaryCall<GetUsageRequest, GetUsageResponse>;
+  /**
+   * Cancels one of the caller's running jobs (AIP-151), from any replica:
+   * its upstream requests are aborted within a second, images already stored
+   * are kept, and it ends `JOB_STATUS_CANCELLED` with a reason in `error`. Its
+   * own stream and every WatchJob end with CANCELLED carrying the job id.
+   * Returns the job; a job that has already ended is returned unchanged.
+   * Another key's job, or an unknown id, is NOT_FOUND.
+   */
+  cancelJob: handleUnaryCall<CancelJobRequest, Job>;
 }
 
 export interface ImageServiceClient extends Client {
@@ -3711,6 +3816,26 @@ export interface ImageServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetUsageResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Cancels one of the caller's running jobs (AIP-151), from any replica:
+   * its upstream requests are aborted within a second, images already stored
+   * are kept, and it ends `JOB_STATUS_CANCELLED` with a reason in `error`. Its
+   * own stream and every WatchJob end with CANCELLED carrying the job id.
+   * Returns the job; a job that has already ended is returned unchanged.
+   * Another key's job, or an unknown id, is NOT_FOUND.
+   */
+  cancelJob(request: CancelJobRequest, callback: (error: ServiceError | null, response: Job) => void): ClientUnaryCall;
+  cancelJob(
+    request: CancelJobRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Job) => void,
+  ): ClientUnaryCall;
+  cancelJob(
+    request: CancelJobRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Job) => void,
   ): ClientUnaryCall;
 }
 

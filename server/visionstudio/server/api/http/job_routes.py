@@ -1,5 +1,6 @@
-"""The job routes of the JSON surface: get a job, list jobs, usage, and watch a job as
-Server-Sent Events. Thin, like the image routes: parse the query, ask the core, map the answer."""
+"""The job routes of the JSON surface: get a job, list jobs, usage, watch a job as Server-Sent
+Events, and cancel one. Thin, like the image routes: parse the query, ask the core, map the
+answer."""
 
 from __future__ import annotations
 
@@ -14,16 +15,19 @@ from visionstudio.server.api.http.middleware import caller_of
 from visionstudio.server.api.http.models import API_PREFIX
 from visionstudio.server.jobs.events import JobEvent
 from visionstudio.server.jobs.queries import JobQueries
+from visionstudio.server.jobs.runner import ImageStudio
 
 JOBS_PATH = f"{API_PREFIX}/jobs"
 JOB_PATH = f"{API_PREFIX}/jobs/{{job_id}}"
 WATCH_PATH = f"{API_PREFIX}/jobs/{{job_id}}/watch"
 USAGE_PATH = f"{API_PREFIX}/usage"
+CANCEL_PATH = f"{API_PREFIX}/jobs/{{job_id}}/cancel"
 
 
 class JobRoutes:
-    def __init__(self, *, queries: JobQueries, max_call_s: float) -> None:
+    def __init__(self, *, queries: JobQueries, studio: ImageStudio, max_call_s: float) -> None:
         self._queries = queries
+        self._studio = studio
         # Bounds a watch, as it bounds every image call.
         self._max_call_s = max_call_s
 
@@ -32,6 +36,11 @@ class JobRoutes:
         app.router.add_get(JOB_PATH, self._get)
         app.router.add_get(WATCH_PATH, self._watch)
         app.router.add_get(USAGE_PATH, self._usage)
+        app.router.add_post(CANCEL_PATH, self._cancel)
+
+    async def _cancel(self, request: web.Request) -> web.Response:
+        view = await self._studio.cancel(request.match_info["job_id"], caller_of(request))
+        return web.json_response(job_answers.job_json(view.job, view.images))
 
     async def _get(self, request: web.Request) -> web.Response:
         view = await self._queries.get(request.match_info["job_id"], caller_of(request))
