@@ -29,7 +29,9 @@ async function collect(stream: AsyncIterable<ImageEvent>): Promise<ImageEvent[]>
 
 /** The events' kinds, with each image's index: e.g. `["accepted", "image 1", "summary"]`. */
 function kinds(events: ImageEvent[]): string[] {
-  return events.map(({ event }) => (event?.$case === "image" ? `image ${event.image.index}` : String(event?.$case)));
+  return events.map(({ event }) =>
+    event?.$case === "image" ? `image ${event.image.index}` : String(event?.$case),
+  );
 }
 
 async function generated(prompt: string, numberOfImages: number): Promise<string> {
