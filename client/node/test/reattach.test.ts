@@ -202,3 +202,24 @@ test("leaving the loop after a re-attach cancels the WatchJob call", async () =>
   await watchCancelled;
   assert.equal(fake.watchRequests.length, 1);
 });
+
+test("cancel() while waiting to re-attach ends the loop with CANCELLED", async () => {
+  fake.generate.push(play([accepted()], unavailable(JOB)));
+  fake.watch.push(play([accepted(), image(0), image(1), summary]));
+  const stream = client.generate({ prompt: "p" });
+  const seen: string[] = [];
+  await assert.rejects(
+    (async () => {
+      for await (const { event } of stream) {
+        seen.push(String(event?.$case));
+        // The cut follows at once; the first re-attach waits 200 ms, and this lands in it.
+        setTimeout(() => stream.cancel(), 100);
+      }
+    })(),
+    (err: unknown) => {
+      assert.equal(errorDetails(err)?.code, status.CANCELLED);
+      return true;
+    },
+  );
+  assert.deepEqual(seen, ["accepted"]);
+});
