@@ -1,30 +1,45 @@
 /**
  * A thin typed client for `visionstudio.image.v1.ImageService`.
  *
- * Every method starts a server-streaming call and returns the grpc-js stream, typed: iterate it
+ * The image calls (`generate`, `edit`, `inpaint`, `watch`) return an `ImageStream`: iterate it
  * with `for await`. Events arrive as `accepted`, then one `image` per finished image (in
  * completion order; `image.index` is its position in the request), then `summary`. A failed
  * call makes the iteration throw a grpc-js `ServiceError`; `errorDetails(err)` from
  * `./errors.js` decodes its rich details. Leaving the loop early (`break`, or a throw in its
- * body) cancels the call, and with it the upstream work.
+ * body) cancels the call, and with it the upstream work. A stream cut by a server shutting down
+ * goes on with WatchJob by itself (see `./reattach.js`). The job calls (`getJob`, `listJobs`,
+ * `usage`) return promises of the response message.
  */
 import {
   type CallOptions,
   type ChannelCredentials,
   type ClientOptions,
   type ClientReadableStream,
+  type ClientUnaryCall,
   credentials as grpcCredentials,
   Metadata,
+  type ServiceError,
 } from "@grpc/grpc-js";
 
 import {
   type DeepPartial,
   EditImageRequest,
   GenerateImageRequest,
+  GetJobRequest,
+  GetUsageRequest,
+  type GetUsageResponse,
   type ImageEvent,
   ImageServiceClient,
   InpaintRequest,
+  type Job,
+  ListJobsRequest,
+  type ListJobsResponse,
+  WatchJobRequest,
 } from "./gen/visionstudio/image/v1/image_service.js";
+import { DEFAULT_REATTACH_ATTEMPTS, Reattach } from "./reattach.js";
+import { ImageStream } from "./stream.js";
+
+export { ImageStream } from "./stream.js";
 
 /** The metadata key that carries the client's API key. */
 export const API_KEY_METADATA = "x-api-key";
@@ -37,6 +52,8 @@ export interface ImageClientOptions {
   credentials?: ChannelCredentials;
   /** Extra grpc-js channel options, merged over the message size limits. */
   channelOptions?: Partial<ClientOptions>;
+  /** How often one stream may re-attach with WatchJob after a server shut down (default 5; 0: never). */
+  reattachAttempts?: number;
 }
 
 /** Per-call options: the grpc-js ones (`deadline`, ...) plus extra metadata to send. */
@@ -45,24 +62,30 @@ export interface ImageCallOptions extends Partial<CallOptions> {
   metadata?: Metadata;
 }
 
-/**
- * The stream of one call: a grpc-js `ClientReadableStream` whose async iterator yields typed
- * events, throws the call's error even when it arrived before the loop started, and cancels the
- * call when the loop is left early. `cancel()`, `getPeer()` and the `metadata` / `status` events
- * are grpc-js's own.
- *
- * When reading with `on("data")` instead of `for await`, listen for `error` as with any stream:
- * the client keeps an `error` listener of its own (so that a call failing before anyone reads
- * is no uncaught exception), so an error nobody listens for is dropped, not thrown.
- */
-export interface ImageStream extends ClientReadableStream<ImageEvent> {
-  [Symbol.asyncIterator](): AsyncIterableIterator<ImageEvent>;
-}
-
 /** A request as the caller writes it: any field may be left out (proto3 defaults). */
 export type GenerateImageInput = DeepPartial<GenerateImageRequest>;
 export type EditImageInput = DeepPartial<EditImageRequest>;
 export type InpaintInput = DeepPartial<InpaintRequest>;
+/** WatchJob's fields besides the job id. */
+export type WatchJobInput = Omit<DeepPartial<WatchJobRequest>, "jobId">;
+/** ListJobs' filters and paging: `status`, `createdAfter` / `createdBefore`, `pageSize`, `pageToken`. */
+export type ListJobsInput = DeepPartial<ListJobsRequest>;
+/** GetUsage's time range: `startTime` (inclusive) and `endTime` (exclusive). */
+export type GetUsageInput = DeepPartial<GetUsageRequest>;
+
+/** A generated streaming method, as the client calls it. */
+type StreamRpc<Request> = (
+  request: Request,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+) => ClientReadableStream<ImageEvent>;
+/** A generated unary method, as the client calls it. */
+type UnaryRpc<Request, Response> = (
+  request: Request,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: (error: ServiceError | null, response: Response) => void,
+) => ClientUnaryCall;
 
 /** The `image` oneof from bytes (sent as `image_file`) or a URL string (sent as `image_url`). */
 export function imageSource(source: Uint8Array | string): NonNullable<EditImageRequest["image"]> {
@@ -82,6 +105,7 @@ export class ImageClient {
   /** The generated grpc-js client, for anything this wrapper does not cover. */
   readonly stub: ImageServiceClient;
   readonly #apiKey: string;
+  readonly #reattachAttempts: number;
 
   /**
    * @param target `host:port` of the service, e.g. `localhost:50051`.
@@ -89,6 +113,7 @@ export class ImageClient {
    */
   constructor(target: string, apiKey: string, options: ImageClientOptions = {}) {
     this.#apiKey = apiKey;
+    this.#reattachAttempts = options.reattachAttempts ?? DEFAULT_REATTACH_ATTEMPTS;
     this.stub = new ImageServiceClient(target, options.credentials ?? grpcCredentials.createInsecure(), {
       "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
       "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
@@ -98,14 +123,12 @@ export class ImageClient {
 
   /** Streams `number_of_images` new images made from `request.prompt`. */
   generate(request: GenerateImageInput, options: ImageCallOptions = {}): ImageStream {
-    const [metadata, callOptions] = this.#call(options);
-    return typed(this.stub.generateImage(GenerateImageRequest.fromPartial(request), metadata, callOptions));
+    return this.#stream(this.stub.generateImage, GenerateImageRequest.fromPartial(request), options);
   }
 
   /** Streams edits of `request.image` (see `imageSource`) made by `request.prompt`. */
   edit(request: EditImageInput, options: ImageCallOptions = {}): ImageStream {
-    const [metadata, callOptions] = this.#call(options);
-    return typed(this.stub.editImage(EditImageRequest.fromPartial(request), metadata, callOptions));
+    return this.#stream(this.stub.editImage, EditImageRequest.fromPartial(request), options);
   }
 
   /**
@@ -113,13 +136,62 @@ export class ImageClient {
    * or with `inpaintBorderOnly` a new border of `borderPercentage` (0.01..0.5) on every side.
    */
   inpaint(request: InpaintInput, options: ImageCallOptions = {}): ImageStream {
-    const [metadata, callOptions] = this.#call(options);
-    return typed(this.stub.inpaint(InpaintRequest.fromPartial(request), metadata, callOptions));
+    return this.#stream(this.stub.inpaint, InpaintRequest.fromPartial(request), options);
+  }
+
+  /**
+   * Re-attaches to a job: `accepted`, the images made so far, the rest as they finish, then
+   * `summary` (or the job's error), as the job's own call would have streamed them.
+   */
+  watch(jobId: string, request: WatchJobInput = {}, options: ImageCallOptions = {}): ImageStream {
+    return this.#stream(this.stub.watchJob, WatchJobRequest.fromPartial({ ...request, jobId }), options);
+  }
+
+  /** One of the caller's jobs: status, parameters, images, usage and error. */
+  getJob(jobId: string, options: ImageCallOptions = {}): Promise<Job> {
+    return this.#unary(this.stub.getJob, GetJobRequest.fromPartial({ jobId }), options);
+  }
+
+  /** A page of the caller's jobs, newest first; pass `nextPageToken` as `pageToken` for the next. */
+  listJobs(request: ListJobsInput = {}, options: ImageCallOptions = {}): Promise<ListJobsResponse> {
+    return this.#unary(this.stub.listJobs, ListJobsRequest.fromPartial(request), options);
+  }
+
+  /** Jobs, images and tokens of the caller's jobs created in [`startTime`, `endTime`). */
+  usage(request: GetUsageInput = {}, options: ImageCallOptions = {}): Promise<GetUsageResponse> {
+    return this.#unary(this.stub.getUsage, GetUsageRequest.fromPartial(request), options);
   }
 
   /** Closes the channel; calls in flight are cancelled. */
   close(): void {
     this.stub.close();
+  }
+
+  #stream<Request extends { includeData: boolean }>(
+    rpc: StreamRpc<Request>,
+    request: Request,
+    options: ImageCallOptions,
+  ): ImageStream {
+    const [metadata, callOptions] = this.#call(options);
+    // A re-attach is the same logical call: the same key, metadata and (absolute) deadline.
+    const watch = (next: WatchJobRequest): ClientReadableStream<ImageEvent> =>
+      this.stub.watchJob(next, metadata, callOptions);
+    const reattach = new Reattach(request.includeData, this.#reattachAttempts);
+    return new ImageStream(rpc.call(this.stub, request, metadata, callOptions), watch, reattach);
+  }
+
+  #unary<Request, Response>(
+    rpc: UnaryRpc<Request, Response>,
+    request: Request,
+    options: ImageCallOptions,
+  ): Promise<Response> {
+    const [metadata, callOptions] = this.#call(options);
+    return new Promise((resolve, reject) => {
+      rpc.call(this.stub, request, metadata, callOptions, (error, response) => {
+        if (error === null) resolve(response);
+        else reject(error);
+      });
+    });
   }
 
   #call(options: ImageCallOptions): [Metadata, Partial<CallOptions>] {
@@ -128,27 +200,4 @@ export class ImageClient {
     metadata.set(API_KEY_METADATA, this.#apiKey);
     return [metadata, callOptions];
   }
-}
-
-/** The grpc-js stream, with the iteration `ImageStream` describes. */
-function typed(stream: ClientReadableStream<ImageEvent>): ImageStream {
-  // grpc-js emits a failed status as an `error` event the moment it arrives, read or not; with
-  // no listener that is an uncaught exception, and a loop started afterwards just ends.
-  let failure: Error | undefined;
-  stream.on("error", (err: Error) => {
-    failure ??= err;
-  });
-  const iterate = stream[Symbol.asyncIterator].bind(stream) as () => AsyncIterator<ImageEvent>;
-  async function* events(): AsyncGenerator<ImageEvent, void, undefined> {
-    let finished = false;
-    try {
-      yield* { [Symbol.asyncIterator]: iterate };
-      finished = true;
-    } finally {
-      // Left early: stop the call (a no-op when it has already ended).
-      if (!finished && failure === undefined) stream.cancel();
-    }
-    if (failure !== undefined) throw failure;
-  }
-  return Object.defineProperty(stream, Symbol.asyncIterator, { value: events }) as ImageStream;
 }

@@ -10,19 +10,7 @@
 import { type Metadata, type ServiceError, status as grpcStatus } from "@grpc/grpc-js";
 
 import type { Any } from "./gen/google/protobuf/any.js";
-import {
-  BadRequest,
-  type BadRequest_FieldViolation,
-  DebugInfo,
-  ErrorInfo,
-  Help,
-  LocalizedMessage,
-  PreconditionFailure,
-  QuotaFailure,
-  RequestInfo,
-  ResourceInfo,
-  RetryInfo,
-} from "./gen/google/rpc/error_details.js";
+import * as rpc from "./gen/google/rpc/error_details.js";
 import { Status } from "./gen/google/rpc/status.js";
 
 export {
@@ -37,8 +25,8 @@ export {
   RequestInfo,
   ResourceInfo,
   RetryInfo,
-  Status,
-};
+} from "./gen/google/rpc/error_details.js";
+export { Status };
 
 /** The trailer that carries the serialized `google.rpc.Status`. */
 export const STATUS_DETAILS_KEY = "grpc-status-details-bin";
@@ -50,16 +38,16 @@ const TYPE_URL_PREFIX = "type.googleapis.com/";
 
 /** Every standard detail type, keyed by its full name. */
 const DETAIL_TYPES = {
-  "google.rpc.ErrorInfo": ErrorInfo,
-  "google.rpc.RetryInfo": RetryInfo,
-  "google.rpc.DebugInfo": DebugInfo,
-  "google.rpc.QuotaFailure": QuotaFailure,
-  "google.rpc.PreconditionFailure": PreconditionFailure,
-  "google.rpc.BadRequest": BadRequest,
-  "google.rpc.RequestInfo": RequestInfo,
-  "google.rpc.ResourceInfo": ResourceInfo,
-  "google.rpc.Help": Help,
-  "google.rpc.LocalizedMessage": LocalizedMessage,
+  "google.rpc.ErrorInfo": rpc.ErrorInfo,
+  "google.rpc.RetryInfo": rpc.RetryInfo,
+  "google.rpc.DebugInfo": rpc.DebugInfo,
+  "google.rpc.QuotaFailure": rpc.QuotaFailure,
+  "google.rpc.PreconditionFailure": rpc.PreconditionFailure,
+  "google.rpc.BadRequest": rpc.BadRequest,
+  "google.rpc.RequestInfo": rpc.RequestInfo,
+  "google.rpc.ResourceInfo": rpc.ResourceInfo,
+  "google.rpc.Help": rpc.Help,
+  "google.rpc.LocalizedMessage": rpc.LocalizedMessage,
 } as const;
 
 type DetailTypes = typeof DETAIL_TYPES;
@@ -83,13 +71,13 @@ export interface ErrorDetails {
   /** Details of types this module does not know, still packed. */
   unknownDetails: Any[];
   /** The first `ErrorInfo` (its `reason`, `domain` and `metadata`). */
-  errorInfo?: ErrorInfo;
+  errorInfo?: rpc.ErrorInfo;
   /** The first `BadRequest`. */
-  badRequest?: BadRequest;
+  badRequest?: rpc.BadRequest;
   /** Every field violation of every `BadRequest`. */
-  fieldViolations: BadRequest_FieldViolation[];
+  fieldViolations: rpc.BadRequest_FieldViolation[];
   /** The first `RetryInfo`. */
-  retryInfo?: RetryInfo;
+  retryInfo?: rpc.RetryInfo;
   /** `RetryInfo.retry_delay` in milliseconds, when sent. */
   retryDelayMs?: number;
 }

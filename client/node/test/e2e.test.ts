@@ -243,7 +243,7 @@ describe("ImageService from Node", () => {
 
   test("leaving the loop early cancels the call", async () => {
     const stream = client.generate({ prompt: "a slow one", numberOfImages: 3 }, deadline());
-    const ended = new Promise<number>((ok) => stream.on("status", (s) => ok(s.code)));
+    const ended = new Promise<number>((ok) => stream.call.on("status", (s) => ok(s.code)));
     for await (const event of stream) {
       assert.equal(event.event?.$case, "accepted");
       break;
