@@ -12,11 +12,13 @@ import signal
 import sys
 from pathlib import Path
 
+import grpc
 import pytest
 from visionstudio.client.cli import main
+from visionstudio.image.v1 import image_service_pb2 as pb
 
 from tests.fake_openai import FakeOpenAI
-from tests.support.harness import API_KEY, Harness, eventually
+from tests.support.harness import API_KEY, AUTH, Harness, eventually
 from tests.support.ports import free_port
 
 CLI = [sys.executable, "-m", "visionstudio.client.cli"]
@@ -123,3 +125,20 @@ async def test_health_exits_0_when_serving_and_1_when_nothing_answers(harness: H
     probe = await asyncio.create_subprocess_exec(*dead, stdout=asyncio.subprocess.PIPE)
     await probe.communicate()
     assert probe.returncode == 1
+
+
+async def test_cancel_stops_a_running_job_and_leaves_a_finished_one_as_it_was(
+    harness: Harness, upstream: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    upstream.config.hang_next = 1  # the job's only upstream call never answers
+    call = harness.stub.GenerateImage(pb.GenerateImageRequest(prompt="a slow one"), metadata=AUTH)
+    job_id = (await anext(aiter(call))).accepted.job_id
+    assert await _cli([*_global(harness), "cancel", job_id]) == 0
+    assert f"job {job_id}: generate, cancelled" in capsys.readouterr().out
+    with pytest.raises(grpc.aio.AioRpcError) as ended:
+        async for _ in call:
+            pass
+    assert ended.value.code() == grpc.StatusCode.CANCELLED
+    # Cancelling again changes nothing: the job is already over.
+    assert await _cli([*_global(harness), "cancel", job_id, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "JOB_STATUS_CANCELLED"

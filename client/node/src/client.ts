@@ -25,6 +25,7 @@ import {
   type DeepPartial,
   EditImageRequest,
   GenerateImageRequest,
+  CancelJobRequest,
   GetJobRequest,
   GetUsageRequest,
   type GetUsageResponse,
@@ -150,6 +151,12 @@ export class ImageClient {
   /** One of the caller's jobs: status, parameters, images, usage and error. */
   getJob(jobId: string, options: ImageCallOptions = {}): Promise<Job> {
     return this.#unary(this.stub.getJob, GetJobRequest.fromPartial({ jobId }), options);
+  }
+
+  /** Stops one of the caller's jobs (its stored images are kept); a finished job comes back
+   * unchanged. */
+  cancel(jobId: string, options: ImageCallOptions = {}): Promise<Job> {
+    return this.#unary(this.stub.cancelJob, CancelJobRequest.fromPartial({ jobId }), options);
   }
 
   /** A page of the caller's jobs, newest first; pass `nextPageToken` as `pageToken` for the next. */

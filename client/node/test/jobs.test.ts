@@ -76,6 +76,30 @@ describe("the job calls from Node", () => {
     assert.match(job.parametersJson, /red kite/);
   });
 
+  test("cancel stops a running job, ends its stream CANCELLED, and leaves a finished one as it was", async () => {
+    const stream = client.generate({ prompt: "a slow kite" }, deadline());
+    const iterator = stream[Symbol.asyncIterator]();
+    const accepted = await iterator.next();
+    assert.equal(accepted.value?.event?.$case, "accepted");
+    assert.ok(stream.jobId);
+    const cancelled = await client.cancel(stream.jobId, deadline());
+    assert.equal(cancelled.status, JobStatus.JOB_STATUS_CANCELLED);
+    const ended = await (async () => {
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) return undefined;
+      }
+    })().then(
+      () => assert.fail("the cancelled job's stream ended without an error"),
+      (e: unknown) => e,
+    );
+    assert.equal(errorDetails(ended)?.code, status.CANCELLED, String(ended));
+    const [first] = jobs;
+    assert.ok(first);
+    const unchanged = await client.cancel(first.id, deadline());
+    assert.equal(unchanged.status, JobStatus.JOB_STATUS_SUCCEEDED);
+  });
+
   test("getJob of an unknown id rejects with NOT_FOUND, details decoded", async () => {
     const err = await client.getJob("no-such-job", deadline()).then(
       () => assert.fail("found a job that does not exist"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 import grpc
 from visionstudio.client.calls import ImageCalls, Stub
@@ -23,7 +23,8 @@ class _Stream(Protocol):
     def cancel(self) -> bool: ...
 
 
-_Job = grpc.aio.UnaryUnaryCall[pb.GetJobRequest, pb.Job]
+# GetJob and CancelJob both answer a Job.
+_Job = grpc.aio.UnaryUnaryCall[Any, pb.Job]
 _JobList = grpc.aio.UnaryUnaryCall[pb.ListJobsRequest, pb.ListJobsResponse]
 _Usage = grpc.aio.UnaryUnaryCall[pb.GetUsageRequest, pb.GetUsageResponse]
 

@@ -65,6 +65,8 @@ class Stub(Protocol[_Stream_co, _Job, _JobList, _Usage]):
     def ListJobs(self) -> _Rpc[pb.ListJobsRequest, _JobList]: ...
     @property
     def GetUsage(self) -> _Rpc[pb.GetUsageRequest, _Usage]: ...
+    @property
+    def CancelJob(self) -> _Rpc[pb.CancelJobRequest, _Job]: ...
 
 
 class ImageCalls(Generic[_Stream, _Events, _Job, _JobList, _Usage], abc.ABC):
@@ -151,6 +153,12 @@ class ImageCalls(Generic[_Stream, _Events, _Job, _JobList, _Usage], abc.ABC):
 
     def get_job(self, job_id: str, *, timeout: float | None = None) -> _Job:
         return self._stub.GetJob(pb.GetJobRequest(job_id=job_id), **self._call_options(timeout))
+
+    def cancel(self, job_id: str, *, timeout: float | None = None) -> _Job:
+        """Stops one of the caller's jobs (stored images are kept); a finished job comes back
+        unchanged."""
+        request = pb.CancelJobRequest(job_id=job_id)
+        return self._stub.CancelJob(request, **self._call_options(timeout))
 
     def list_jobs(
         self,

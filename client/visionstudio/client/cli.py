@@ -65,7 +65,8 @@ def _interrupted(args: argparse.Namespace, outcome: JobOutcome) -> None:
         print(
             f"interrupted; job {outcome.job_id} may still be running on the server.\n"
             f"  watch it and save its images: visionstudio watch {outcome.job_id}\n"
-            f"  see its status:               visionstudio job {outcome.job_id}",
+            f"  see its status:               visionstudio job {outcome.job_id}\n"
+            f"  stop it:                      visionstudio cancel {outcome.job_id}",
             file=sys.stderr,
         )
     if key:
@@ -96,8 +97,9 @@ async def _run(args: argparse.Namespace, api_key: str, outcome: JobOutcome) -> N
     async with AsyncImageClient(args.target, api_key, timeout=args.timeout) as client:
         if args.command == "watch":
             await _save(client.watch(args.job_id, include_data=True), args, outcome, 1)
-        elif args.command == "job":
-            job = await client.get_job(args.job_id)
+        elif args.command in ("job", "cancel"):
+            lookup = client.get_job if args.command == "job" else client.cancel
+            job = await lookup(args.job_id)
             print(jobs.as_json(job) if args.json else jobs.job_text(job))
         elif args.command == "jobs":
             await _list(client, args)

@@ -1,4 +1,4 @@
-"""The job commands of the CLI: watch, job, jobs and usage, and the health probe."""
+"""The job commands of the CLI: watch, job, jobs, usage and cancel, and the health probe."""
 
 from __future__ import annotations
 
@@ -37,6 +37,10 @@ def add_job_commands(commands: Commands) -> None:
     jobs.add_argument("--page-size", type=int, default=0, metavar="N", help="1-100 (default 50)")
     jobs.add_argument("--page-token", default="", metavar="TOKEN", help="from the previous page")
     jobs.add_argument("--json", action="store_true", help="print the page as JSON")
+
+    cancel = commands.add_parser("cancel", help="stop a job; the images it stored are kept")
+    cancel.add_argument("job_id", metavar="JOB_ID")
+    cancel.add_argument("--json", action="store_true", help="print the job as JSON")
 
     usage = commands.add_parser("usage", help="your jobs, images and tokens over a time range")
     _add_range(usage)
