@@ -13,13 +13,13 @@ import time
 from collections.abc import Callable
 
 from PIL import Image
-from visionstudio.server.jobs.spec import AspectRatio, OutputFormat
 from visionstudio.server.prep import PixelBudget, finish
 from visionstudio.server.prep.geometry import border_canvas
 from visionstudio.server.prep.images import decode, encode, for_provider
 from visionstudio.server.prep.inpaint import InpaintJob
 from visionstudio.server.prep.masks import edit_area
 from visionstudio.server.provider.models import rules_for
+from visionstudio.server.spec import AspectRatio, OutputFormat
 
 from tests.support import images
 

@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.server.api.auth import key_id
-from visionstudio.server.jobs.spec import (
+from visionstudio.server.spec import (
     AspectRatio,
     ImageSource,
     JobSpec,

@@ -7,11 +7,11 @@ import io
 import pytest
 from PIL import Image
 from visionstudio.server.errors import InvalidArgument
-from visionstudio.server.jobs.spec import AspectRatio, OutputFormat
 from visionstudio.server.prep import finish
 from visionstudio.server.prep.geometry import border_canvas, largest_with_ratio
 from visionstudio.server.prep.images import decode, for_provider
 from visionstudio.server.prep.masks import edit_area, provider_mask
+from visionstudio.server.spec import AspectRatio, OutputFormat
 
 
 def _encode(img: Image.Image, fmt: str = "PNG") -> bytes:

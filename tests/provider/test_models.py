@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from visionstudio.server.jobs.spec import AspectRatio
 from visionstudio.server.prep.geometry import largest_with_ratio
 from visionstudio.server.provider.models import STANDARD_SIZES, rules_for
+from visionstudio.server.spec import AspectRatio
 
 
 @pytest.mark.parametrize("model", ["gpt-image-2", "gpt-image-2.5-flare", "gpt-image-2.5-sunburst"])

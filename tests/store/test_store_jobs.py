@@ -7,7 +7,7 @@ import time
 from dataclasses import replace
 
 import pytest
-from visionstudio.server.jobs.spec import Usage
+from visionstudio.server.spec import Usage
 from visionstudio.server.store import JobStatus, JobStore
 
 from tests.store.conftest import Backend

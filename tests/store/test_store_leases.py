@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
-from visionstudio.server.jobs.spec import Usage
+from visionstudio.server.spec import Usage
 from visionstudio.server.store import JobStatus, JobStore
 
 from tests.store.conftest import Backend

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from visionstudio.server.errors import InvalidArgument
-from visionstudio.server.jobs.spec import Usage
+from visionstudio.server.spec import Usage
 from visionstudio.server.store import JobStatus, JobStore
 
 from tests.store.samples import T0, new_image, new_job

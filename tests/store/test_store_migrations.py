@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import asyncpg
-from visionstudio.server.jobs.spec import Usage
+from visionstudio.server.spec import Usage
 from visionstudio.server.store import PostgresJobStore, SqliteJobStore
 from visionstudio.server.store.schema import migrations
 

@@ -1,1 +1,1 @@
-"""What a request is and what happens to it: spec, validation, admission, runner, queries."""
+"""What happens to a request: validation, admission, the runner, queries, image links."""

@@ -6,7 +6,7 @@ import time
 
 from visionstudio.server.errors import InvalidArgument
 from visionstudio.server.jobs.links import new_id
-from visionstudio.server.jobs.spec import JobSpec
+from visionstudio.server.spec import JobSpec
 from visionstudio.server.store import JobRecord, JobStore
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from visionstudio.server.jobs.spec import Usage
+from visionstudio.server.spec import Usage
 
 
 @dataclass(frozen=True)

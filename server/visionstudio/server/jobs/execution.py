@@ -14,9 +14,9 @@ from visionstudio.server.jobs.events import Finished, Preview, Progress
 from visionstudio.server.jobs.inputs import delete_inputs
 from visionstudio.server.jobs.making import ImageMaker
 from visionstudio.server.jobs.running import ImageTask, RunningJob
-from visionstudio.server.jobs.spec import Usage
 from visionstudio.server.jobs.writes import DurableWrites
 from visionstudio.server.observability.metrics import Metrics
+from visionstudio.server.spec import Usage
 from visionstudio.server.store import BlobStore, JobStatus, JobStore
 
 log = logging.getLogger(__name__)

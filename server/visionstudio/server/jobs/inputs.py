@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from visionstudio.server.jobs.spec import ImageSource, JobSpec
 from visionstudio.server.prep.fetch import Fetcher
+from visionstudio.server.spec import ImageSource, JobSpec
 from visionstudio.server.store import BlobStore
 
 NAMES = ("image", "mask")

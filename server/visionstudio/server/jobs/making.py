@@ -10,9 +10,9 @@ from visionstudio.server.jobs.events import ImageReady, Preview
 from visionstudio.server.jobs.links import new_id
 from visionstudio.server.jobs.queries import JobQueries
 from visionstudio.server.jobs.running import RunningJob
-from visionstudio.server.jobs.spec import Usage
 from visionstudio.server.observability.metrics import Metrics
 from visionstudio.server.provider.base import ImageProvider, RenderRequest
+from visionstudio.server.spec import Usage
 from visionstudio.server.store import BlobStore, ImageRecord, JobStore
 
 tracer = trace.get_tracer(__name__)

@@ -21,7 +21,7 @@ from visionstudio.server.errors import (
 )
 from visionstudio.server.jobs.events import Accepted, Finished, ImageReady, JobEvent, Progress
 from visionstudio.server.jobs.links import UrlSigner
-from visionstudio.server.jobs.spec import Usage
+from visionstudio.server.spec import Usage
 from visionstudio.server.store import (
     BlobStore,
     ImageRecord,

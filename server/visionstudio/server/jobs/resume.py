@@ -16,10 +16,10 @@ from visionstudio.server.jobs.admission import Admission
 from visionstudio.server.jobs.inputs import delete_inputs, load_inputs
 from visionstudio.server.jobs.live import LiveJobs
 from visionstudio.server.jobs.running import RunningJob
-from visionstudio.server.jobs.spec import Usage, spec_from_params
 from visionstudio.server.jobs.writes import DurableWrites
 from visionstudio.server.prep import Prep
 from visionstudio.server.provider.base import ImageProvider
+from visionstudio.server.spec import Usage, spec_from_params
 from visionstudio.server.store import BlobStore, JobRecord, JobStatus, JobStore
 
 log = logging.getLogger(__name__)

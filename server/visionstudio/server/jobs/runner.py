@@ -26,7 +26,6 @@ from visionstudio.server.jobs.making import ImageMaker
 from visionstudio.server.jobs.queries import JobQueries, JobView, cancelled_error
 from visionstudio.server.jobs.resume import Resumer
 from visionstudio.server.jobs.running import RunningJob
-from visionstudio.server.jobs.spec import JobSpec, Usage
 from visionstudio.server.jobs.validation import validate
 from visionstudio.server.jobs.writes import DurableWrites
 from visionstudio.server.observability import logs
@@ -34,6 +33,7 @@ from visionstudio.server.observability.metrics import Metrics
 from visionstudio.server.prep import Plan, Prep
 from visionstudio.server.prep.fetch import Fetcher
 from visionstudio.server.provider.base import ImageProvider
+from visionstudio.server.spec import JobSpec, Usage
 from visionstudio.server.store import BlobStore, JobRecord, JobStatus, JobStore
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from visionstudio.server.errors import ServiceError
 from visionstudio.server.jobs.admission import Ticket
 from visionstudio.server.jobs.events import ImageReady, JobEvent, Preview
-from visionstudio.server.jobs.spec import JobSpec, Usage
 from visionstudio.server.prep import Plan
+from visionstudio.server.spec import JobSpec, Usage
 from visionstudio.server.store import JobRecord
 
 # What an image task finishes with, and a preview it sends on the way.

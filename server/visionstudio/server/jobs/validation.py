@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from visionstudio.server.errors import InvalidArgument
-from visionstudio.server.jobs.spec import (
+from visionstudio.server.spec import (
     BORDER_RANGE,
     MAX_IDEMPOTENCY_KEY_CHARS,
     MAX_IMAGES,

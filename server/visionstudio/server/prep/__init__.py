@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 from visionstudio.server.errors import InvalidArgument
-from visionstudio.server.jobs.spec import AspectRatio, Background, ImageSource, JobSpec, Operation
 from visionstudio.server.prep import finish
 from visionstudio.server.prep.budget import PixelBudget, return_freed_pixels_to_the_os
 from visionstudio.server.prep.fetch import Fetcher
@@ -30,6 +29,7 @@ from visionstudio.server.prep.inpaint import InpaintJob
 from visionstudio.server.prep.masks import edit_area
 from visionstudio.server.provider.base import UploadFile
 from visionstudio.server.provider.models import ModelRules
+from visionstudio.server.spec import AspectRatio, Background, ImageSource, JobSpec, Operation
 
 __all__ = ["EncodedImage", "PixelBudget", "Plan", "Prep"]
 

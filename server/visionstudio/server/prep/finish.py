@@ -6,9 +6,9 @@ import io
 
 from PIL import Image
 from visionstudio.server.errors import Unavailable
-from visionstudio.server.jobs.spec import AspectRatio, OutputFormat
 from visionstudio.server.prep.geometry import centered_box, largest_with_ratio
 from visionstudio.server.prep.images import EncodedImage, encode, probe
+from visionstudio.server.spec import AspectRatio, OutputFormat
 
 _PIL_FORMAT = {OutputFormat.PNG: "PNG", OutputFormat.JPEG: "JPEG", OutputFormat.WEBP: "WEBP"}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from visionstudio.server.jobs.spec import AspectRatio
+from visionstudio.server.spec import AspectRatio
 
 Box = tuple[int, int, int, int]
 

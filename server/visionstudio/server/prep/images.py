@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 from visionstudio.server.errors import InvalidArgument
-from visionstudio.server.jobs.spec import OutputFormat
 from visionstudio.server.provider.base import UploadFile
+from visionstudio.server.spec import OutputFormat
 
 # Formats the provider takes as they are; others are converted to PNG first.
 PROVIDER_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}

@@ -17,13 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from PIL import Image, ImageStat
-from visionstudio.server.jobs.spec import OutputFormat
 from visionstudio.server.prep.budget import PixelBudget
 from visionstudio.server.prep.finish import encoded, open_result
 from visionstudio.server.prep.geometry import Box, Placement, frame_with_ratio
 from visionstudio.server.prep.images import EncodedImage, encode
 from visionstudio.server.prep.masks import composite, feather_region, provider_mask, scale_area
 from visionstudio.server.provider.base import UploadFile
+from visionstudio.server.spec import OutputFormat
 
 Size = tuple[int, int]
 

@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from visionstudio.server.jobs.spec import Background, OutputFormat, Quality, Usage
 from visionstudio.server.provider.models import ModelRules
+from visionstudio.server.spec import Background, OutputFormat, Quality, Usage
 
 # Receives (partial_image_index, encoded preview) while an image renders.
 OnPartial = Callable[[int, bytes], Awaitable[None]]

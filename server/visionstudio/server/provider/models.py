@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from visionstudio.server.jobs.spec import AspectRatio
+from visionstudio.server.spec import AspectRatio
 
 # Models that take any WIDTHxHEIGHT within the limits below.
 FLEXIBLE_MODELS = frozenset(

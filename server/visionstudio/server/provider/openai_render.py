@@ -8,11 +8,11 @@ from typing import Any
 import openai
 from openai import AsyncOpenAI
 from visionstudio.server.errors import Unavailable
-from visionstudio.server.jobs.spec import Background, Usage
 from visionstudio.server.observability import tracing
 from visionstudio.server.provider.answers import image_bytes, unreadable
 from visionstudio.server.provider.base import OnPartial, RenderedImage, RenderRequest
 from visionstudio.server.provider.upstream_errors import map_openai_error
+from visionstudio.server.spec import Background, Usage
 
 
 async def render_once(

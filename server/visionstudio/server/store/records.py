@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from visionstudio.server.jobs.spec import Usage
+from visionstudio.server.spec import Usage
 
 
 class JobStatus(enum.StrEnum):

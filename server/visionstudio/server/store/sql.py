@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Protocol
 
-from visionstudio.server.jobs.spec import Usage
+from visionstudio.server.spec import Usage
 from visionstudio.server.store.records import ImageRecord, JobRecord, JobStatus, UsageTotals
 
 # The token counts summed by `usage`, one per Usage field.

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, ClassVar
 
-from visionstudio.server.jobs.spec import Usage
+from visionstudio.server.spec import Usage
 from visionstudio.server.store import sql
 from visionstudio.server.store.changes import ChangeSignals
 from visionstudio.server.store.paging import check_page_size, decode_page_token, page_of

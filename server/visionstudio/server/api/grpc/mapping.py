@@ -9,7 +9,7 @@ from google.protobuf import timestamp_pb2
 from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.server.errors import InvalidArgument
 from visionstudio.server.jobs.events import Accepted, ImageReady, JobEvent, Preview, Progress
-from visionstudio.server.jobs.spec import (
+from visionstudio.server.spec import (
     AspectRatio,
     Background,
     ImageSource,

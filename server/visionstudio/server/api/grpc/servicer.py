@@ -13,7 +13,7 @@ from visionstudio.server.api.grpc.interceptor import current_caller
 from visionstudio.server.errors import InvalidArgument
 from visionstudio.server.jobs.queries import JobQueries
 from visionstudio.server.jobs.runner import ImageStudio
-from visionstudio.server.jobs.spec import JobSpec
+from visionstudio.server.spec import JobSpec
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100

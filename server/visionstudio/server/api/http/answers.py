@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import SkipJsonSchema
 from visionstudio.server.errors import InvalidArgument, ServiceError
 from visionstudio.server.jobs.events import Accepted, Finished, ImageReady, Preview
-from visionstudio.server.jobs.spec import Usage
+from visionstudio.server.spec import Usage
 
 
 def _omitted_when_none(description: str) -> Any:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from visionstudio.server.api.http.answers import Image, TokenUsage, image_model, token_usage
 from visionstudio.server.errors import FieldViolation, InvalidArgument
 from visionstudio.server.jobs.events import ImageReady
-from visionstudio.server.jobs.spec import Usage
+from visionstudio.server.spec import Usage
 from visionstudio.server.store import JobPage, JobRecord, JobStatus, UsageTotals
 
 MAX_PAGE_SIZE = 100

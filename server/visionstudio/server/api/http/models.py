@@ -18,7 +18,7 @@ from pydantic_core import ErrorDetails as PydanticError
 from pydantic_core import PydanticCustomError
 from visionstudio.server.errors import FieldViolation as Violation
 from visionstudio.server.errors import InvalidArgument
-from visionstudio.server.jobs.spec import (
+from visionstudio.server.spec import (
     BORDER_RANGE,
     MAX_IMAGES,
     MAX_PROMPT_CHARS,
