@@ -26,6 +26,8 @@ async def test_create_then_get_round_trips_every_field(store: JobStore) -> None:
 async def test_images_are_listed_in_the_order_they_were_stored(store: JobStore) -> None:
     job, _ = await store.create_job(new_job())
     images = [new_image(job.id, index) for index in (2, 0, 1)]
+    # Each image keeps what it cost and which deployment made it (or nothing, as before).
+    images[0] = replace(images[0], usage=Usage(5, 5, 0, 100, 105), deployment="azure-we")
     for image in images:
         await store.add_image(image)
     listed = await store.list_images(job.id)

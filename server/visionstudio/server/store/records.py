@@ -33,6 +33,9 @@ class ImageRecord:
     caller: str | None = None
     # Unix time it was stored (filled when read back).
     created_at: float = 0.0
+    # What the provider charged for it, and the deployment that made it.
+    usage: Usage | None = None
+    deployment: str | None = None
 
 
 @dataclass

@@ -54,7 +54,7 @@ INSERT_JOB = (
 )
 INSERT_IMAGE = (
     "INSERT INTO images (id, job_id, idx, blob_key, mime_type, width, height, size_bytes,"
-    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " created_at, usage, deployment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 # A job already ended (cancelled by CancelJob) keeps its status and reason; usage still counts.
 FINISH_JOB = (
@@ -77,7 +77,8 @@ PURGEABLE = "created_at < ? AND status <> ?"
 # ("index" is quoted: it is a keyword.)
 SELECT_IMAGES = (
     'SELECT images.id, images.job_id, images.idx AS "index", images.blob_key, images.mime_type,'
-    " images.width, images.height, images.size_bytes, jobs.caller, images.created_at"
+    " images.width, images.height, images.size_bytes, jobs.caller, images.created_at,"
+    " images.usage, images.deployment"
     " FROM images JOIN jobs ON jobs.id = images.job_id"
 )
 # Open bounds are infinities, so one statement serves every combination.
@@ -120,6 +121,8 @@ def image_values(image: ImageRecord, now: float) -> tuple[Any, ...]:
         image.height,
         image.size_bytes,
         now,
+        usage_json(image.usage) if image.usage is not None else None,
+        image.deployment,
     )
 
 
@@ -132,19 +135,23 @@ def _by_field(record: type[Any], row: Row) -> dict[str, Any]:
     return {f.name: row[f.name] for f in fields(record)}
 
 
+def _usage(stored: str | None) -> Usage | None:
+    return Usage(**json.loads(stored)) if stored is not None else None
+
+
 def job_from_row(row: Row) -> JobRecord:
     values = _by_field(JobRecord, row)
-    usage = values["usage"]
     values |= {
         "params": json.loads(values["params"]),
         "status": JobStatus(values["status"]),
-        "usage": Usage(**json.loads(usage)) if usage is not None else None,
+        "usage": _usage(values["usage"]),
     }
     return JobRecord(**values)
 
 
 def image_from_row(row: Row) -> ImageRecord:
-    return ImageRecord(**_by_field(ImageRecord, row))
+    values = _by_field(ImageRecord, row)
+    return ImageRecord(**(values | {"usage": _usage(values["usage"])}))
 
 
 def usage_query(
