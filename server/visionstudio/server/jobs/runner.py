@@ -187,7 +187,9 @@ class ImageStudio:
         try:
             async with asyncio.timeout(caller_deadline - time.monotonic()):
                 with tracer.start_as_current_span("visionstudio.prep"):
-                    spec = await store_inputs(spec, record.id, self._fetcher, self._blobs)
+                    spec = await store_inputs(
+                        spec, record.id, self._fetcher, self._blobs, caller=record.caller
+                    )
                     return spec, await self._prep.plan(spec, self._provider.rules)
         except BaseException as exc:
             ticket.close()
