@@ -34,12 +34,15 @@ async def harness(
         upstream.base_url,
         tmp_path / "data",
         monkeypatch,
-        url_allowlist=["127.0.0.1"],
-        upstream_max_retries=2,
-        upstream_backoff_initial_s=0.01,
-        upstream_backoff_max_s=0.05,
-        upstream_timeout_s=30,
-        **getattr(request, "param", {}),
+        # A test's own settings win over these (e.g. the production upstream timeout).
+        **{
+            "url_allowlist": ["127.0.0.1"],
+            "upstream_max_retries": 2,
+            "upstream_backoff_initial_s": 0.01,
+            "upstream_backoff_max_s": 0.05,
+            "upstream_timeout_s": 30,
+            **getattr(request, "param", {}),
+        },
     )
     # The same composition root as `visionstudio-server`, with the same defaults.
     service = await start(settings, [API_KEY, "test-key-2"])

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from urllib.parse import quote
 
 import pytest
 from visionstudio.server.errors import InvalidArgument
-from visionstudio.server.prep.fetch import AddressPolicy, Fetcher, FetchLimits
+from visionstudio.server.prep.fetch import CONNECTIONS, AddressPolicy, Fetcher, FetchLimits
 
 from tests.support.harness import ImageHost, png
 
@@ -95,5 +96,28 @@ async def test_too_many_redirects_are_refused(image_host: ImageHost) -> None:
     try:
         with pytest.raises(InvalidArgument, match="redirects"):
             await fetcher.fetch(url, "image_url")
+    finally:
+        await fetcher.close()
+
+
+async def test_one_keys_slow_fetches_leave_room_for_another_keys(image_host: ImageHost) -> None:
+    # The attack: one key holds 64 fetches that trickle a byte a second, as many as the
+    # connection pool has; before slots per key another key's small image waited for them all.
+    slow = image_host.put("slow.png", b"x" * 100)
+    image_host.slow.add("slow.png")
+    small = png((16, 16))
+    fetcher = Fetcher(LIMITS, AddressPolicy(["127.0.0.1"]))
+    try:
+        hostile = [
+            asyncio.ensure_future(fetcher.fetch(slow, "image_url", caller="a"))
+            for _ in range(CONNECTIONS)
+        ]
+        await asyncio.sleep(0)
+        url = image_host.put("small.png", small)
+        assert await fetcher.fetch(url, "image_url", caller="b") == small
+        assert not any(task.done() for task in hostile)  # still trickling: b did not wait
+        for task in hostile:
+            task.cancel()
+        await asyncio.gather(*hostile, return_exceptions=True)
     finally:
         await fetcher.close()

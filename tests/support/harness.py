@@ -71,6 +71,8 @@ class ImageHost:
 
     def __init__(self) -> None:
         self.files: dict[str, tuple[bytes, str]] = {}
+        # Files sent one byte a second, as a hostile host trickles them (names in `files`).
+        self.slow: set[str] = set()
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -103,4 +105,11 @@ class ImageHost:
         if name not in self.files:
             raise web.HTTPNotFound()
         data, content_type = self.files[name]
-        return web.Response(body=data, content_type=content_type)
+        if name not in self.slow:
+            return web.Response(body=data, content_type=content_type)
+        response = web.StreamResponse(headers={"Content-Type": content_type})
+        await response.prepare(request)
+        for i in range(len(data)):
+            await response.write(data[i : i + 1])
+            await asyncio.sleep(1.0)
+        return response

@@ -638,6 +638,7 @@ class Image(_message.Message):
     HEIGHT_FIELD_NUMBER: _builtins.int
     IMAGE_ID_FIELD_NUMBER: _builtins.int
     SIZE_BYTES_FIELD_NUMBER: _builtins.int
+    DATA_OMITTED_FIELD_NUMBER: _builtins.int
     index: _builtins.int
     """OUTPUT_ONLY. 0-based position of this image in the request,
     0..number_of_images-1.
@@ -649,7 +650,8 @@ class Image(_message.Message):
     """
     data: _builtins.bytes
     """OUTPUT_ONLY. The encoded image bytes (as in `mime_type`); only when the
-    request set `include_data`, otherwise empty.
+    request set `include_data`, otherwise empty. Left empty, with
+    `data_omitted` set, when the image would not fit in one message.
     """
     mime_type: _builtins.str
     """OUTPUT_ONLY. MIME type of the encoded image: image/png, image/jpeg or image/webp."""
@@ -661,6 +663,11 @@ class Image(_message.Message):
     """OUTPUT_ONLY. Unguessable id of the stored image (part of `url`)."""
     size_bytes: _builtins.int
     """OUTPUT_ONLY. Size of the encoded image in bytes."""
+    data_omitted: _builtins.bool
+    """OUTPUT_ONLY. True when `include_data` was asked for but the bytes were left
+    out because the event would exceed the server's message limit
+    (`VISIONSTUDIO_MAX_MESSAGE_BYTES`); download them from `url` instead.
+    """
     def __init__(
         self,
         *,
@@ -672,10 +679,11 @@ class Image(_message.Message):
         height: _builtins.int = ...,
         image_id: _builtins.str = ...,
         size_bytes: _builtins.int = ...,
+        data_omitted: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "height", b"height", "image_id", b"image_id", "index", b"index", "mime_type", b"mime_type", "size_bytes", b"size_bytes", "url", b"url", "width", b"width"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "data_omitted", b"data_omitted", "height", b"height", "image_id", b"image_id", "index", b"index", "mime_type", b"mime_type", "size_bytes", b"size_bytes", "url", b"url", "width", b"width"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -15,15 +15,17 @@ def input_key(job_id: str, name: str) -> str:
     return f"inputs/{job_id}/{name}"
 
 
-async def store_inputs(spec: JobSpec, job_id: str, fetcher: Fetcher, blobs: BlobStore) -> JobSpec:
+async def store_inputs(
+    spec: JobSpec, job_id: str, fetcher: Fetcher, blobs: BlobStore, *, caller: str
+) -> JobSpec:
     """Stores the input images (fetched once, when given by URL) and returns the spec with
     their bytes, so nothing is fetched twice and a resumed job sees the very same inputs."""
     kept: list[ImageSource | None] = []
     for name, source in zip(NAMES, (spec.image, spec.mask), strict=True):
         if source is not None:
-            data = (
-                source.data if source.url is None else await fetcher.fetch(source.url, source.field)
-            )
+            data = source.data
+            if source.url is not None:
+                data = await fetcher.fetch(source.url, source.field, caller=caller)
             await blobs.put(input_key(job_id, name), data or b"", "application/octet-stream")
             source = ImageSource(field=source.field, data=data)
         kept.append(source)

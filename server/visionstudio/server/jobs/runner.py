@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Protocol, runtime_checkable
 
 from opentelemetry import trace
 from visionstudio.server.errors import DeadlineExceeded, ServiceError
@@ -40,6 +41,14 @@ log = logging.getLogger(__name__)
 
 CANCEL_REASON = "cancelled by CancelJob"
 tracer = trace.get_tracer(__name__)
+
+
+@runtime_checkable
+class EstimatesWait(Protocol):
+    """A provider that can say how long until its next call may start (e.g. after a 429's
+    Retry-After): a caller whose deadline passed is told to come back then."""
+
+    def estimated_wait(self) -> float: ...
 
 
 class ImageStudio:
@@ -151,11 +160,17 @@ class ImageStudio:
             job_id=record.id, number_of_images=record.number_of_images, model=record.model
         )
         try:
-            async for event in _relay(job, caller_deadline, detach=self._detach):
+            relay = _relay(job, caller_deadline, detach=self._detach, retry_after=self._retry_hint)
+            async for event in relay:
                 yield event
         finally:
             if not self._detach:
                 task.cancel()
+
+    def _retry_hint(self) -> float:
+        """Seconds after which watching the job again is worth it (at least one)."""
+        wait = self._provider.estimated_wait() if isinstance(self._provider, EstimatesWait) else 0.0
+        return max(1.0, wait)
 
     def _launch(self, job: RunningJob) -> asyncio.Task[None]:
         # The task runs in a copy of this context, so the calling RPC's (or HTTP request's)
@@ -172,7 +187,9 @@ class ImageStudio:
         try:
             async with asyncio.timeout(caller_deadline - time.monotonic()):
                 with tracer.start_as_current_span("visionstudio.prep"):
-                    spec = await store_inputs(spec, record.id, self._fetcher, self._blobs)
+                    spec = await store_inputs(
+                        spec, record.id, self._fetcher, self._blobs, caller=record.caller
+                    )
                     return spec, await self._prep.plan(spec, self._provider.rules)
         except BaseException as exc:
             ticket.close()
@@ -216,9 +233,10 @@ class ImageStudio:
 
 
 async def _relay(
-    job: RunningJob, caller_deadline: float, *, detach: bool
+    job: RunningJob, caller_deadline: float, *, detach: bool, retry_after: Callable[[], float]
 ) -> AsyncIterator[JobEvent]:
-    """The job's events until Finished; its final error, or the caller's deadline, raised."""
+    """The job's events until Finished; its final error, or the caller's deadline, raised.
+    A detached job outlives that deadline: the error names it and says when to watch again."""
     while True:
         try:
             async with asyncio.timeout(max(0.0, caller_deadline - time.monotonic())):
@@ -226,7 +244,8 @@ async def _relay(
         except TimeoutError:
             error = DeadlineExceeded(
                 "the deadline passed before the job finished"
-                + ("; it goes on: WatchJob re-attaches to it" if detach else "")
+                + ("; it goes on: WatchJob re-attaches to it" if detach else ""),
+                retry_after_s=retry_after() if detach else None,
             )
             error.metadata["job_id"] = job.id
             raise error from None

@@ -14,8 +14,10 @@ from urllib.parse import unquote, unquote_to_bytes, urljoin, urlsplit
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from visionstudio.server.errors import InvalidArgument
+from visionstudio.server.prep.fetch_slots import CallerSlots
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+CONNECTIONS = 64
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,8 @@ class FetchLimits:
     total_timeout_s: float
     connect_timeout_s: float
     max_redirects: int
+    # Fetches one API key may have in flight at once; the pool holds CONNECTIONS in all.
+    max_per_caller: int = 8
 
 
 class AddressPolicy:
@@ -105,10 +109,13 @@ class Fetcher:
         self._limits = limits
         self._policy = policy
         self._session: aiohttp.ClientSession | None = None
+        self._slots = CallerSlots(limits.max_per_caller)
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
-            connector = aiohttp.TCPConnector(resolver=_GuardedResolver(self._policy), limit=64)
+            connector = aiohttp.TCPConnector(
+                resolver=_GuardedResolver(self._policy), limit=CONNECTIONS
+            )
             timeout = aiohttp.ClientTimeout(
                 total=self._limits.total_timeout_s, sock_connect=self._limits.connect_timeout_s
             )
@@ -119,13 +126,15 @@ class Fetcher:
         if self._session is not None:
             await self._session.close()
 
-    async def fetch(self, url: str, field: str) -> bytes:
+    async def fetch(self, url: str, field: str, *, caller: str = "") -> bytes:
+        """The bytes at `url`, fetched within `caller`'s share of the connections (callers
+        not named share one)."""
         if url.lower().startswith("data:"):
             return self._decode_data_url(url, field)
         total = self._limits.total_timeout_s
         try:
-            # One bound for the whole fetch, every redirect included.
-            async with asyncio.timeout(total):
+            # One bound for the whole fetch, every redirect (and the wait for a slot) included.
+            async with asyncio.timeout(total), self._slots.hold(caller):
                 return await self._follow(url, field)
         except TimeoutError as exc:
             raise InvalidArgument(field, f"fetching the URL took over {total:g} s") from exc

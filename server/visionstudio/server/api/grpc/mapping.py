@@ -180,6 +180,20 @@ def _usage(usage: Usage) -> pb.Usage:
     )
 
 
+# Room left in a message for what the transport adds around an event (framing, compression flag).
+_MESSAGE_SLACK_BYTES = 1024
+
+
+def fit_message(event: pb.ImageEvent, max_bytes: int) -> pb.ImageEvent:
+    """The event within the message limit: an image whose inline bytes would overflow it goes
+    without them (its URL still loads them), flagged `data_omitted`, instead of ending a
+    succeeded job's stream with RESOURCE_EXHAUSTED."""
+    if event.WhichOneof("event") == "image" and event.ByteSize() > max_bytes - _MESSAGE_SLACK_BYTES:
+        event.image.data = b""
+        event.image.data_omitted = True
+    return event
+
+
 def to_event(event: JobEvent) -> pb.ImageEvent:
     if isinstance(event, Accepted):
         return pb.ImageEvent(

@@ -64,7 +64,13 @@ async def start_grpc(
         interceptors=[ServiceInterceptor(keys, metrics, receiving)], options=_options(settings)
     )
     image_service_pb2_grpc.add_ImageServiceServicer_to_server(
-        ImageService(studio, queries, max_call_s=settings.max_call_s), server
+        ImageService(
+            studio,
+            queries,
+            max_call_s=settings.max_call_s,
+            max_message_bytes=settings.max_message_bytes,
+        ),
+        server,
     )
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -618,7 +618,8 @@ export interface Image {
   url: string;
   /**
    * OUTPUT_ONLY. The encoded image bytes (as in `mime_type`); only when the
-   * request set `include_data`, otherwise empty.
+   * request set `include_data`, otherwise empty. Left empty, with
+   * `data_omitted` set, when the image would not fit in one message.
    */
   data: Buffer;
   /** OUTPUT_ONLY. MIME type of the encoded image: image/png, image/jpeg or image/webp. */
@@ -631,6 +632,12 @@ export interface Image {
   imageId: string;
   /** OUTPUT_ONLY. Size of the encoded image in bytes. */
   sizeBytes: number;
+  /**
+   * OUTPUT_ONLY. True when `include_data` was asked for but the bytes were left
+   * out because the event would exceed the server's message limit
+   * (`VISIONSTUDIO_MAX_MESSAGE_BYTES`); download them from `url` instead.
+   */
+  dataOmitted: boolean;
 }
 
 /** Last event of a successful stream. */
@@ -2118,7 +2125,17 @@ export const JobAccepted: MessageFns<JobAccepted> = {
 };
 
 function createBaseImage(): Image {
-  return { index: 0, url: "", data: Buffer.alloc(0), mimeType: "", width: 0, height: 0, imageId: "", sizeBytes: 0 };
+  return {
+    index: 0,
+    url: "",
+    data: Buffer.alloc(0),
+    mimeType: "",
+    width: 0,
+    height: 0,
+    imageId: "",
+    sizeBytes: 0,
+    dataOmitted: false,
+  };
 }
 
 export const Image: MessageFns<Image> = {
@@ -2146,6 +2163,9 @@ export const Image: MessageFns<Image> = {
     }
     if (message.sizeBytes !== 0) {
       writer.uint32(64).int64(message.sizeBytes);
+    }
+    if (message.dataOmitted !== false) {
+      writer.uint32(72).bool(message.dataOmitted);
     }
     return writer;
   },
@@ -2227,6 +2247,14 @@ export const Image: MessageFns<Image> = {
             message.sizeBytes = longToNumber(reader.int64());
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.dataOmitted = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2261,6 +2289,11 @@ export const Image: MessageFns<Image> = {
         : isSet(object.size_bytes)
         ? globalThis.Number(object.size_bytes)
         : 0,
+      dataOmitted: isSet(object.dataOmitted)
+        ? globalThis.Boolean(object.dataOmitted)
+        : isSet(object.data_omitted)
+        ? globalThis.Boolean(object.data_omitted)
+        : false,
     };
   },
 
@@ -2290,6 +2323,9 @@ export const Image: MessageFns<Image> = {
     if (message.sizeBytes !== 0) {
       obj.sizeBytes = Math.round(message.sizeBytes);
     }
+    if (message.dataOmitted !== false) {
+      obj.dataOmitted = message.dataOmitted;
+    }
     return obj;
   },
 
@@ -2306,6 +2342,7 @@ export const Image: MessageFns<Image> = {
     message.height = object.height ?? 0;
     message.imageId = object.imageId ?? "";
     message.sizeBytes = object.sizeBytes ?? 0;
+    message.dataOmitted = object.dataOmitted ?? false;
     return message;
   },
 };
