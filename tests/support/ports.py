@@ -15,9 +15,17 @@ class NotListening(RuntimeError):
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free ports: each socket stays bound until all are chosen (the server
+    refuses a busy port rather than share it)."""
+    with contextlib.ExitStack() as held:
+        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind((LOOPBACK, 0))
+        return [int(s.getsockname()[1]) for s in sockets]
 
 
 def listening(port: int) -> bool:

@@ -10,7 +10,7 @@ from visionstudio.image.v1 import image_service_pb2 as pb
 
 from tests.support.harness import UPSTREAM_KEY, eventually
 from tests.support.launch import server_env, start_server
-from tests.support.ports import free_port, listening
+from tests.support.ports import free_port, free_ports, listening
 
 __all__ = ["KEY", "ServerProcess", "free_port", "listening", "rest"]
 
@@ -19,7 +19,7 @@ KEY = "process-key"
 
 class ServerProcess:
     def __init__(self, upstream_url: str, data_dir: Path, **env: str) -> None:
-        self.grpc_port, self.http_port = free_port(), free_port()
+        self.grpc_port, self.http_port = free_ports(2)
         data_dir.mkdir(parents=True, exist_ok=True)
         # A file, not a pipe: a pipe nobody reads would fill up and stall the server.
         self.log = data_dir / "server.log"

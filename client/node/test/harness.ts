@@ -32,13 +32,18 @@ function repoRoot(): string {
 }
 
 /** A port nobody listens on right now. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((ok, fail) => server.once("error", fail).listen(0, HOST, ok));
-  const address = server.address();
-  await new Promise((ok) => server.close(ok));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
+/** `count` distinct free ports: each listener stays open until all are chosen. */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  const ports: number[] = [];
+  for (const server of servers) {
+    await new Promise<void>((ok, fail) => server.once("error", fail).listen(0, HOST, ok));
+    const address = server.address();
+    if (address === null || typeof address === "string") throw new Error("no port");
+    ports.push(address.port);
+  }
+  await Promise.all(servers.map((server) => new Promise((ok) => server.close(ok))));
+  return ports;
 }
 
 function accepts(port: number): Promise<boolean> {
@@ -141,40 +146,21 @@ export async function startService(): Promise<Service> {
     children.push(upstream);
     const baseUrl = await firstLine(upstream);
 
-    const grpcPort = await freePort();
-    const httpPort = await freePort();
-    const httpBase = `http://${HOST}:${httpPort}`;
-    const server = new Child(
-      "visionstudio-server",
-      spawn(
-        serverBin,
-        [
-          "--grpc-port",
-          String(grpcPort),
-          "--http-port",
-          String(httpPort),
-          "--data-dir",
-          dataDir,
-          "--host",
-          HOST,
-        ],
-        {
-          stdio: ["ignore", "pipe", "pipe"],
-          env: {
-            ...process.env,
-            OPENAI_BASE_URL: baseUrl,
-            OPENAI_API_KEY: UPSTREAM_KEY,
-            VISIONSTUDIO_API_KEYS: API_KEY,
-            VISIONSTUDIO_URL_ALLOWLIST: HOST,
-            VISIONSTUDIO_PUBLIC_URL: httpBase,
-            VISIONSTUDIO_SHUTDOWN_GRACE_S: "2",
-          },
-        },
-      ),
-    );
-    children.push(server);
-    await waitForPorts(server, [grpcPort, httpPort]);
-    return { target: `${HOST}:${grpcPort}`, httpBase, output, stop };
+    // Another process may take a port between our choice and the server's bind: the server then
+    // refuses to start (it never shares a busy port), and we choose again.
+    for (let attempt = 1; ; attempt++) {
+      const [grpcPort = 0, httpPort = 0] = await freePorts(2);
+      const httpBase = `http://${HOST}:${httpPort}`;
+      const server = startServer(serverBin, grpcPort, httpPort, dataDir, baseUrl, httpBase);
+      children.push(server);
+      try {
+        await waitForPorts(server, [grpcPort, httpPort]);
+        return { target: `${HOST}:${grpcPort}`, httpBase, output, stop };
+      } catch (err) {
+        if (attempt >= 3 || !server.output().includes("already in use")) throw err;
+        children.splice(children.indexOf(server), 1);
+      }
+    }
   } catch (err) {
     const text = output();
     await stop();
@@ -212,4 +198,42 @@ async function waitForPorts(child: Child, ports: number[]): Promise<void> {
       await new Promise((ok) => setTimeout(ok, 100));
     }
   }
+}
+
+function startServer(
+  serverBin: string,
+  grpcPort: number,
+  httpPort: number,
+  dataDir: string,
+  baseUrl: string,
+  httpBase: string,
+): Child {
+  return new Child(
+    "visionstudio-server",
+    spawn(
+      serverBin,
+      [
+        "--grpc-port",
+        String(grpcPort),
+        "--http-port",
+        String(httpPort),
+        "--data-dir",
+        dataDir,
+        "--host",
+        HOST,
+      ],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: {
+          ...process.env,
+          OPENAI_BASE_URL: baseUrl,
+          OPENAI_API_KEY: UPSTREAM_KEY,
+          VISIONSTUDIO_API_KEYS: API_KEY,
+          VISIONSTUDIO_URL_ALLOWLIST: HOST,
+          VISIONSTUDIO_PUBLIC_URL: httpBase,
+          VISIONSTUDIO_SHUTDOWN_GRACE_S: "2",
+        },
+      },
+    ),
+  );
 }
