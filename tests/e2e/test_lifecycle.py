@@ -178,8 +178,12 @@ async def test_a_job_cut_by_sigkill_is_finished_by_the_restarted_server(
             stub = pb_grpc.ImageServiceStub(channel)
             watched = await collect(stub.WatchJob(pb.WatchJobRequest(job_id=job_id), metadata=auth))
             job = await stub.GetJob(pb.GetJobRequest(job_id=job_id), metadata=auth)
+        metrics_url = f"http://127.0.0.1:{again.http_port}/metrics"
+        async with aiohttp.ClientSession() as http, http.get(metrics_url, headers=dict(auth)) as r:
+            metrics = await r.text()
     finally:
         again.kill()
+    assert 'visionstudio_jobs_resumed_total{outcome="resumed"} 1.0' in metrics
     assert watched[-1].WhichOneof("event") == "summary"
     images = [e.image for e in watched if e.HasField("image")]
     assert sorted(i.index for i in images) == [0, 1, 2, 3]

@@ -81,7 +81,9 @@ class Executor:
                 task = asyncio.create_task(self._maker.make(job, i))
                 task.add_done_callback(job.arrivals.put_nowait)
                 tasks[task] = i
-            outcome = Outcome(spec.number_of_images, delivered=job.already_delivered)
+            outcome = Outcome(
+                spec.number_of_images, usage=job.prior_usage, delivered=job.already_delivered
+            )
             try:
                 await self._gather(job, tasks, outcome)
                 outcome.settle()

@@ -17,6 +17,7 @@ from visionstudio.server.jobs.inputs import delete_inputs, load_inputs
 from visionstudio.server.jobs.live import LiveJobs
 from visionstudio.server.jobs.running import RunningJob
 from visionstudio.server.jobs.writes import DurableWrites
+from visionstudio.server.observability.metrics import Metrics
 from visionstudio.server.prep import Prep
 from visionstudio.server.provider.base import ImageProvider
 from visionstudio.server.spec import Usage, spec_from_params
@@ -42,6 +43,7 @@ class Resumer:
         launch: Callable[[RunningJob], object],
         max_job_s: float,
         interval_s: float,
+        metrics: Metrics,
     ) -> None:
         self._jobs = jobs
         self._blobs = blobs
@@ -52,6 +54,7 @@ class Resumer:
         self._writes = writes
         self._launch = launch
         self._max_job_s = max_job_s
+        self._metrics = metrics
         # At start too: a restarted single server resumes its unfinished jobs.
         self._periodic = Periodic("job-resume", interval_s, self.resume_expired, at_start=True)
 
@@ -72,7 +75,10 @@ class Resumer:
 
     async def _resume(self, record: JobRecord) -> None:
         remaining_s = record.created_at + self._max_job_s - time.time()
-        done = {image.index for image in await self._jobs.list_images(record.id)}
+        images = await self._jobs.list_images(record.id)
+        done = {image.index for image in images}
+        # What the earlier owners paid for stays counted in the job's usage.
+        prior_usage = sum((i.usage for i in images if i.usage is not None), Usage())
         if remaining_s <= 0:
             return await self._end(record, done, "its deadline passed before it could be finished")
         try:
@@ -104,9 +110,11 @@ class Resumer:
             started=now - (time.time() - record.created_at),
             deadline=now + remaining_s,
             already_delivered=len(done),
+            prior_usage=prior_usage,
             indices=missing,
         )
         log.info("resuming job %s: %d images to make", record.id, len(missing))
+        self._metrics.jobs_resumed.labels("resumed").inc()
         self._launch(job)
 
     async def _end(self, record: JobRecord, done: set[int], reason: str | None) -> None:
@@ -115,5 +123,6 @@ class Resumer:
         else:
             status = JobStatus.PARTIAL if done else JobStatus.FAILED
             log.warning("job %s cannot be carried on: %s", record.id, reason)
+        self._metrics.jobs_resumed.labels("ended").inc()
         await self._writes.run(self._jobs.finish_job(record.id, status, Usage(), reason))
         await self._writes.run(delete_inputs(record.id, self._blobs))

@@ -111,6 +111,7 @@ class ImageStudio:
             max_job_s=max_job_s,
             # Half a lease: a job whose replica died waits at most 1.5 leases for a new owner.
             interval_s=lease_s / 2,
+            metrics=metrics,
         )
         metrics.in_flight.set_function(lambda: admission.in_flight)
         metrics.queued.set_function(lambda: admission.queued)

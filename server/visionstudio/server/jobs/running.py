@@ -36,8 +36,10 @@ class RunningJob:
     handed_back: bool = False
     # Image calls holding a slot (running upstream) right now.
     rendering: int = 0
-    # Images stored before this process took the job over, and which it still makes.
+    # Images stored before this process took the job over (and what they cost), and which it
+    # still makes.
     already_delivered: int = 0
+    prior_usage: Usage = field(default_factory=Usage)
     indices: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:

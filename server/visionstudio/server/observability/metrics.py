@@ -89,6 +89,13 @@ class Metrics:
             "Upstream calls waiting for the provider account's rate budget.",
             registry=r,
         )
+        self.jobs_resumed = Counter(
+            "visionstudio_jobs_resumed_total",
+            "Jobs claimed after their owner's lease ran out (a crash or a hand-back), by what "
+            "came of them: resumed, or ended (nothing left to make, or it cannot go on).",
+            ["outcome"],
+            registry=r,
+        )
         self.queued = Gauge(
             "visionstudio_upstream_queued", "Admitted image calls waiting for a slot.", registry=r
         )
