@@ -49,5 +49,6 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("photo.png", "photo.jpg", "mask.png"):
         print(args.directory / name)
 
+
 if __name__ == "__main__":
     main()
