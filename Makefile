@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA_DIR ?= .data
 
-.PHONY: install proto proto-check lint test run fake-openai bench clean deploy-lint
+.PHONY: install proto proto-check lint test run fake-openai demo bench clean deploy-lint
 
 install: $(STAMP)
 
@@ -46,6 +46,10 @@ run: $(STAMP)
 # A local OpenAI-compatible Images API (no real images, no cost) for trying the service.
 fake-openai: $(STAMP)
 	$(BIN)/python -m tests.fake_openai --port 8600
+
+# Example inputs for the README's commands: demo/photo.png, demo/photo.jpg, demo/mask.png.
+demo: $(STAMP)
+	$(BIN)/python tools/demo_inputs.py demo
 
 # About 15 minutes on the 2-core machine; `python -m bench.perf --help` picks sections.
 bench: $(STAMP)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.fake_openai.errors import bad, one_of
+from tests.fake_openai.errors import ApiError, bad, one_of
 
 # Models that take any WIDTHxHEIGHT within limits, and models limited to STANDARD_SIZES.
 FLEXIBLE_SIZE_MODELS = frozenset({
@@ -34,6 +34,14 @@ def check_model(model: str) -> None:
     if model not in FLEXIBLE_SIZE_MODELS | FIXED_SIZE_MODELS:
         msg = f"The model `{model}` does not exist or you do not have access to it."
         raise bad(msg, "model", "model_not_found")
+
+
+def model_object(model: str) -> dict[str, object]:
+    """GET /v1/models/{model}: the model, or 404 model_not_found as the real API answers."""
+    if model not in FLEXIBLE_SIZE_MODELS | FIXED_SIZE_MODELS:
+        msg = f"The model `{model}` does not exist or you do not have access to it."
+        raise ApiError(404, msg, param="model", code="model_not_found")
+    return {"id": model, "object": "model", "created": 1_767_225_600, "owned_by": "openai"}
 
 
 def parse_size(model: str, value: str | None) -> tuple[int, int] | None:

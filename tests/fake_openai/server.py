@@ -20,7 +20,7 @@ from tests.fake_openai.edit_inputs import decode_edit_inputs
 from tests.fake_openai.errors import ApiError
 from tests.fake_openai.faults import Dropped, close_without_answer, injected_failure, next_latency
 from tests.fake_openai.job import Job, parse_job
-from tests.fake_openai.models import closest_standard
+from tests.fake_openai.models import closest_standard, model_object
 from tests.fake_openai.params import Params
 from tests.fake_openai.ratelimit import RateLimits
 from tests.fake_openai.render import Renderer
@@ -42,6 +42,9 @@ class FakeOpenAI:
         self.max_in_flight = 0
         # Requests whose client hung up before the answer was complete.
         self.disconnects = 0
+        # Models asked for with GET /v1/models/{model} (kept apart from `requests`, which are
+        # the calls the service makes for its callers).
+        self.model_lookups: list[str] = []
         # Images answered (each final image, streamed or not).
         self.served_images = 0
         self._limits = RateLimits(clock)  # tests may pass a fake clock
@@ -54,6 +57,7 @@ class FakeOpenAI:
             raise RuntimeError("FakeOpenAI is already started")
         app = web.Application(client_max_size=MAX_JSON_BYTES)
         app.router.add_get(STATS_PATH, self._stats)
+        app.router.add_get("/v1/models/{model}", self._model)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         app.on_response_prepare.append(self._on_prepare)
         # A short shutdown timeout: stopping must not wait for idle keep-alive connections.
@@ -113,6 +117,15 @@ class FakeOpenAI:
 
     async def _stats(self, request: web.Request) -> web.Response:
         return web.json_response(self.stats())
+
+    async def _model(self, request: web.Request) -> web.Response:
+        model = request.match_info["model"]
+        self.model_lookups.append(model)
+        try:
+            check_api_key(request, self.config.api_key)
+            return web.json_response(model_object(model))
+        except ApiError as err:
+            return web.json_response(err.body, status=err.status, headers=err.headers)
 
     async def _on_prepare(self, request: web.Request, response: web.StreamResponse) -> None:
         # The SDK surfaces this header as `request_id` on results and errors.

@@ -27,6 +27,7 @@ from visionstudio.server.jobs.links import UrlSigner, load_or_create_key
 from visionstudio.server.jobs.queries import JobQueries
 from visionstudio.server.jobs.runner import ImageStudio
 from visionstudio.server.observability.metrics import Metrics
+from visionstudio.server.preflight import UnknownModel, check_provider
 from visionstudio.server.prep import PixelBudget, Prep
 from visionstudio.server.prep.fetch import AddressPolicy, Fetcher, FetchLimits
 from visionstudio.server.provider.factory import ProviderOptions, build_provider
@@ -185,6 +186,11 @@ def _signer(settings: Settings, http_port: int) -> UrlSigner:
 async def _core(settings: Settings, signer: UrlSigner) -> Core:
     metrics = Metrics(per_key=settings.metrics_per_key)
     provider = _provider(settings, metrics)
+    try:
+        await check_provider(provider)
+    except UnknownModel as exc:
+        await provider.close()
+        raise StartupError(str(exc)) from None
     await _share_budget(settings, provider)
     jobs, blobs = await open_stores(
         database_url=settings.database_url, blob_url=settings.blob_url, data_dir=settings.data_dir
@@ -244,7 +250,11 @@ async def start(settings: Settings, keys: Sequence[str]) -> RunningService:
         _bind("gRPC", settings.host, settings.grpc_port).close()
     http_port = int(http_socket.getsockname()[1])
     signer = _signer(settings, http_port)
-    core = await _core(settings, signer)
+    try:
+        core = await _core(settings, signer)
+    except StartupError:
+        http_socket.close()
+        raise
     api_keys = ApiKeys(keys)
     tls = load_tls(settings.tls_cert_file, settings.tls_key_file)
     health_servicer = health.aio.HealthServicer()

@@ -39,9 +39,15 @@ class _AspectRatioEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AspectRat
     ASPECT_RATIO_1_1: _AspectRatio.ValueType  # 1
     """1:1 square, 1024x1024."""
     ASPECT_RATIO_2_3: _AspectRatio.ValueType  # 2
-    """2:3 portrait, 1024x1536."""
+    """2:3 portrait, 1024x1536 on every model. The reference API gave 683x1024;
+    this service returns 1024x1536 instead: exactly 2:3 (683x1024 is not),
+    a size every current model renders natively (no upscale or crop), and
+    about a megapixel like 1:1.
+    """
     ASPECT_RATIO_3_2: _AspectRatio.ValueType  # 3
-    """3:2 landscape, 1536x1024."""
+    """3:2 landscape, 1536x1024 on every model (the reference API gave
+    1024x683; see ASPECT_RATIO_2_3 for why).
+    """
     ASPECT_RATIO_3_4: _AspectRatio.ValueType  # 4
     """3:4 portrait, 768x1024 on models with free sizes."""
     ASPECT_RATIO_4_3: _AspectRatio.ValueType  # 5
@@ -67,9 +73,15 @@ image's.
 ASPECT_RATIO_1_1: AspectRatio.ValueType  # 1
 """1:1 square, 1024x1024."""
 ASPECT_RATIO_2_3: AspectRatio.ValueType  # 2
-"""2:3 portrait, 1024x1536."""
+"""2:3 portrait, 1024x1536 on every model. The reference API gave 683x1024;
+this service returns 1024x1536 instead: exactly 2:3 (683x1024 is not),
+a size every current model renders natively (no upscale or crop), and
+about a megapixel like 1:1.
+"""
 ASPECT_RATIO_3_2: AspectRatio.ValueType  # 3
-"""3:2 landscape, 1536x1024."""
+"""3:2 landscape, 1536x1024 on every model (the reference API gave
+1024x683; see ASPECT_RATIO_2_3 for why).
+"""
 ASPECT_RATIO_3_4: AspectRatio.ValueType  # 4
 """3:4 portrait, 768x1024 on models with free sizes."""
 ASPECT_RATIO_4_3: AspectRatio.ValueType  # 5
