@@ -46,7 +46,14 @@ def add_job_commands(commands: Commands) -> None:
     _add_range(usage)
     usage.add_argument("--json", action="store_true", help="print the usage as JSON")
 
-    commands.add_parser("health", help="exit 0 when the server reports SERVING (no key needed)")
+    health = commands.add_parser(
+        "health", help="exit 0 when the server reports SERVING (no key needed)"
+    )
+    # Also after the command (`visionstudio health --target host:port`), as container probes
+    # write it; SUPPRESS keeps the global --target when this one is not given.
+    health.add_argument(
+        "--target", default=argparse.SUPPRESS, metavar="HOST:PORT", help="server address"
+    )
 
 
 def _add_range(parser: argparse.ArgumentParser) -> None:
