@@ -7,16 +7,52 @@ the contract does not promise."""
 
 from __future__ import annotations
 
-import base64
 import binascii
 import io
+from typing import Any
 
+import orjson
+import pybase64
 from PIL import Image
 from visionstudio.server.errors import Unavailable
+from visionstudio.server.spec import Usage
 
 
 class MalformedAnswer(Unavailable):
     reason = "UPSTREAM_MALFORMED"
+
+
+def parsed_answer(body: bytes, size: tuple[int, int], upstream: str) -> tuple[bytes, Usage]:
+    """The image of `size` and the usage in the raw body of a 200 answer. A photo-sized answer
+    is a ~4 MB JSON document: orjson and a SIMD base64 decoder read it several times faster
+    than the SDK's json + pydantic + base64, with fewer copies; callers run it off the loop."""
+    try:
+        answer = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise unreadable(upstream) from None
+    items = answer.get("data") if isinstance(answer, dict) else None
+    first = items[0] if isinstance(items, list) and items else None
+    b64 = first.get("b64_json") if isinstance(first, dict) else None
+    return image_bytes(b64, size, upstream), usage_of(answer.get("usage"))
+
+
+def usage_of(usage: Any) -> Usage:
+    """Usage from the JSON of an answer (a missing or odd field counts as none)."""
+    if not isinstance(usage, dict):
+        return Usage()
+    details = usage.get("input_tokens_details")
+    details = details if isinstance(details, dict) else {}
+    return Usage(
+        input_tokens=_count(usage.get("input_tokens")),
+        input_text_tokens=_count(details.get("text_tokens")),
+        input_image_tokens=_count(details.get("image_tokens")),
+        output_tokens=_count(usage.get("output_tokens")),
+        total_tokens=_count(usage.get("total_tokens")),
+    )
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) else 0
 
 
 def image_bytes(b64: object, size: tuple[int, int], upstream: str) -> bytes:
@@ -24,7 +60,7 @@ def image_bytes(b64: object, size: tuple[int, int], upstream: str) -> bytes:
     if not isinstance(b64, str) or not b64:
         raise MalformedAnswer(f"the image provider ({upstream}) answered without an image")
     try:
-        data = base64.b64decode(b64, validate=True)
+        data = pybase64.b64decode(b64, validate=True)
     except (binascii.Error, ValueError):
         raise MalformedAnswer(
             f"the image provider ({upstream}) sent an image that is not valid base64"

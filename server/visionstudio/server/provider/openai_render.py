@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import base64
+import asyncio
 from typing import Any
 
 import openai
+import pybase64
 from openai import AsyncOpenAI
 from visionstudio.server.errors import Unavailable
 from visionstudio.server.observability import tracing
-from visionstudio.server.provider.answers import image_bytes, unreadable
+from visionstudio.server.provider.answers import image_bytes, parsed_answer, unreadable, usage_of
 from visionstudio.server.provider.base import OnPartial, RenderedImage, RenderRequest
 from visionstudio.server.provider.upstream_errors import map_openai_error
-from visionstudio.server.spec import Background, Usage
+from visionstudio.server.spec import Background
 
 
 async def render_once(
@@ -26,22 +27,22 @@ async def render_once(
     """One n=1 call; raises the domain error of any failure. `upstream` names the deployment
     in the errors of answers that cannot be used."""
     params = _params(model, request, timeout_s)
-    call = client.images.edit if request.image is not None else client.images.generate
+    edit = request.image is not None
     try:
         if request.partial_images and on_partial is not None:
+            call = client.images.edit if edit else client.images.generate
             return await _streamed(call, params, request, on_partial, upstream)
-        response = await call(**params)
+        # The raw body, not the SDK's parsed model: its json + pydantic + base64 would copy
+        # the ~4 MB answer several times on the event loop (see `parsed_answer`).
+        raw = client.images.with_raw_response
+        response = await (raw.edit if edit else raw.generate)(**params)
     except openai.APIError as exc:
         raise map_openai_error(exc) from exc
     except ValueError:
-        # The SDK parses a 200 as JSON whatever its type: JSONDecodeError, UnicodeDecodeError.
+        # The SDK parses a streamed event as JSON whatever it holds.
         raise unreadable(upstream) from None
-    if not isinstance(response, openai.types.ImagesResponse):
-        # The SDK hands back a str when the body was not JSON (an HTML page, say).
-        raise unreadable(upstream)
-    b64 = response.data[0].b64_json if response.data else None
-    data = image_bytes(b64, request.size, upstream)
-    return RenderedImage(data=data, usage=_usage(response.usage))
+    data, usage = await asyncio.to_thread(parsed_answer, response.content, request.size, upstream)
+    return RenderedImage(data=data, usage=usage)
 
 
 def _params(model: str, request: RenderRequest, timeout_s: float) -> dict[str, Any]:
@@ -79,21 +80,9 @@ async def _streamed(
     async with stream:
         async for event in stream:
             if event.type.endswith(".partial_image"):
-                await on_partial(event.partial_image_index, base64.b64decode(event.b64_json))
+                await on_partial(event.partial_image_index, pybase64.b64decode(event.b64_json))
             elif event.type.endswith(".completed"):
                 data = image_bytes(event.b64_json, request.size, upstream)
-                return RenderedImage(data=data, usage=_usage(event.usage))
+                usage = usage_of(event.usage.model_dump() if event.usage else None)
+                return RenderedImage(data=data, usage=usage)
     raise Unavailable("the provider's stream ended without an image", reason="UPSTREAM_EMPTY")
-
-
-def _usage(usage: Any) -> Usage:
-    """Usage from a response or a completed stream event (the two types share these fields)."""
-    if usage is None:
-        return Usage()
-    return Usage(
-        input_tokens=usage.input_tokens,
-        input_text_tokens=usage.input_tokens_details.text_tokens,
-        input_image_tokens=usage.input_tokens_details.image_tokens,
-        output_tokens=usage.output_tokens,
-        total_tokens=usage.total_tokens,
-    )

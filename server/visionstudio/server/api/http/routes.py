@@ -76,8 +76,12 @@ async def _answer(events: AsyncIterator[JobEvent]) -> web.Response:
                 images.append(event)
             elif isinstance(event, Finished):
                 assert accepted is not None
-                body = answers.success_json(accepted, images, event)
-                return web.json_response(body, headers={JOB_ID_HEADER: accepted.job_id})
+                body = await asyncio.to_thread(answers.success_body, accepted, images, event)
+                return web.Response(
+                    body=body,
+                    content_type="application/json",
+                    headers={JOB_ID_HEADER: accepted.job_id},
+                )
     except ServiceError as error:
         if accepted is None:
             return error_response(error)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
+import orjson
 from aiohttp import web
 from visionstudio.server.api.http import answers
 from visionstudio.server.background import Periodic
@@ -44,7 +44,10 @@ class _EventStream:
         self._lock = asyncio.Lock()
 
     async def send(self, event: str, data: dict[str, Any]) -> None:
-        await self._write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
+        # An image with its bytes is megabytes of base64: encoded off the loop, in one piece.
+        large = event == "image" and "data" in data
+        encoded = await asyncio.to_thread(orjson.dumps, data) if large else orjson.dumps(data)
+        await self._write(b"".join((b"event: ", event.encode(), b"\ndata: ", encoded, b"\n\n")))
 
     async def keepalive(self) -> None:
         # A write failing here means the caller left; the handler finds out on its own.
@@ -92,7 +95,8 @@ async def _as_events(
         async for event in events:
             if isinstance(event, ImageReady):
                 images.append(event)
-                yield "image", answers.image_json(event)
+                # With `include_data`, megabytes of base64: encoded off the loop.
+                yield "image", await asyncio.to_thread(answers.image_json, event)
             elif isinstance(event, Finished):
                 yield "summary", answers.summary_json(event)
             elif isinstance(event, Progress):
