@@ -178,6 +178,10 @@ async def test_a_job_cut_by_sigkill_is_finished_by_the_restarted_server(
             stub = pb_grpc.ImageServiceStub(channel)
             watched = await collect(stub.WatchJob(pb.WatchJobRequest(job_id=job_id), metadata=auth))
             job = await stub.GetJob(pb.GetJobRequest(job_id=job_id), metadata=auth)
+            made_upstream = len(upstream.requests)
+            one = await collect(
+                stub.GenerateImage(pb.GenerateImageRequest(prompt="half"), metadata=auth)
+            )
         metrics_url = f"http://127.0.0.1:{again.http_port}/metrics"
         async with aiohttp.ClientSession() as http, http.get(metrics_url, headers=dict(auth)) as r:
             metrics = await r.text()
@@ -191,7 +195,9 @@ async def test_a_job_cut_by_sigkill_is_finished_by_the_restarted_server(
         i.image_id for i in images
     }
     assert job.status == pb.JOB_STATUS_SUCCEEDED and len(job.images) == 4
-    assert len(upstream.requests) == 6  # 4 before the kill (2 cut), only the 2 missing after
+    # The job's usage counts the images its first owner made too, not only the restarted one's.
+    assert job.usage.output_tokens == 4 * one[-1].summary.usage.output_tokens > 0
+    assert made_upstream == 6  # 4 before the kill (2 cut), only the 2 missing after
 
 
 async def test_sigterm_sends_watchers_elsewhere_at_once_while_the_job_finishes(

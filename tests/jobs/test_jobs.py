@@ -200,3 +200,12 @@ async def test_a_refused_request_repeated_with_its_key_is_refused_again(
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert rich_error(caught.value)["fields"] == ["image_file"]
     assert upstream.requests == []
+
+
+async def test_each_stored_image_records_its_usage_and_deployment(harness: Harness) -> None:
+    events = await _generate(harness)
+    job_id = events[0].accepted.job_id
+    (stored,) = await harness.service.core.jobs.list_images(job_id)
+    assert stored.deployment == "default"
+    assert stored.usage is not None
+    assert stored.usage.output_tokens == events[-1].summary.usage.output_tokens > 0

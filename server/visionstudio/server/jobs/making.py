@@ -11,7 +11,7 @@ from visionstudio.server.jobs.links import new_id
 from visionstudio.server.jobs.queries import JobQueries
 from visionstudio.server.jobs.running import RunningJob
 from visionstudio.server.observability.metrics import Metrics
-from visionstudio.server.provider.base import ImageProvider, RenderRequest
+from visionstudio.server.provider.base import ImageProvider, RenderedImage, RenderRequest
 from visionstudio.server.spec import Usage
 from visionstudio.server.store import BlobStore, ImageRecord, JobStore
 
@@ -51,7 +51,7 @@ class ImageMaker:
                     busy = True
                     job.rendering += 1
                     rendered = await self._provider.render(self._request(job), on_partial)
-                ready = await self._store(job, index, rendered.data)
+                ready = await self._store(job, index, rendered)
             finally:
                 if busy:
                     job.rendering -= 1
@@ -75,8 +75,8 @@ class ImageMaker:
             caller=job.record.caller,
         )
 
-    async def _store(self, job: RunningJob, index: int, answer: bytes) -> ImageReady:
-        final = await asyncio.to_thread(job.plan.finish, answer)
+    async def _store(self, job: RunningJob, index: int, rendered: RenderedImage) -> ImageReady:
+        final = await asyncio.to_thread(job.plan.finish, rendered.data)
         image_id = new_id()
         blob_key = f"images/{image_id}.{final.mime_type.split('/')[1]}"
         # Stored before it is announced, so the URL works the moment the caller sees it.
@@ -92,6 +92,9 @@ class ImageMaker:
                     width=final.width,
                     height=final.height,
                     size_bytes=len(final.data),
+                    # Kept with the image: a job carried on elsewhere still counts what this cost.
+                    usage=rendered.usage,
+                    deployment=rendered.deployment or None,
                 )
             )
         return ImageReady(

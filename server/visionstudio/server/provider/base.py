@@ -44,6 +44,8 @@ class RenderRequest:
 class RenderedImage:
     data: bytes = field(repr=False)
     usage: Usage
+    # The deployment that made it (set by the pool; recorded with the image).
+    deployment: str = ""
 
 
 class ImageProvider(Protocol):

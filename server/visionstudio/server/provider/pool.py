@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
 import time
@@ -132,7 +133,7 @@ class ProviderPool:
                         "gen_ai.usage.output_tokens": rendered.usage.output_tokens,
                     }
                 )
-                return rendered
+                return dataclasses.replace(rendered, deployment=deployment.name)
             except ServiceError as error:
                 outcome = error.reason
                 # A 429 is the budget's to handle, not a failure worth a warning.
