@@ -7,7 +7,7 @@ S3-compatible bucket let several replicas share them. `open_stores` picks by URL
 from visionstudio.server.store.blobs import LocalBlobStore
 from visionstudio.server.store.factory import open_stores
 from visionstudio.server.store.postgres import PostgresJobStore
-from visionstudio.server.store.protocols import BlobStore, JobStore
+from visionstudio.server.store.protocols import BatchStore, BlobStore, JobStore
 from visionstudio.server.store.records import (
     ImageRecord,
     JobPage,
@@ -19,6 +19,7 @@ from visionstudio.server.store.s3 import S3BlobStore
 from visionstudio.server.store.sqlite import SqliteJobStore
 
 __all__ = [
+    "BatchStore",
     "BlobStore",
     "ImageRecord",
     "JobPage",

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from visionstudio.server.spec import Usage
 from visionstudio.server.store import sql
+from visionstudio.server.store.batch_store import SqlBatchStore
 from visionstudio.server.store.changes import ChangeSignals
 from visionstudio.server.store.paging import check_page_size, decode_page_token, page_of
 from visionstudio.server.store.records import (
@@ -26,7 +27,7 @@ from visionstudio.server.store.records import (
 )
 
 
-class SqlJobStore(abc.ABC):
+class SqlJobStore(SqlBatchStore):
     dialect: ClassVar[sql.Dialect]
     # True when changes made by other processes wake watchers too (see store.changes).
     notifies: ClassVar[bool] = False

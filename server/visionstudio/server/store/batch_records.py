@@ -1,0 +1,57 @@
+"""What the store keeps of a batch: the batch and, per item, the job that runs it."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class BatchStatus(enum.StrEnum):
+    RUNNING = "running"
+    # Every item succeeded.
+    SUCCEEDED = "succeeded"
+    # Some items succeeded, some failed.
+    PARTIAL = "partial"
+    # No item succeeded.
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class ItemStatus(enum.StrEnum):
+    # Waiting for its turn; no job yet.
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class BatchItemRecord:
+    batch_id: str
+    position: int
+    item_id: str
+    status: ItemStatus = ItemStatus.PENDING
+    # Set once the item's job exists.
+    job_id: str | None = None
+    # What failed or why it was cancelled.
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    id: str
+    caller: str
+    item_count: int
+    status: BatchStatus = BatchStatus.RUNNING
+    idempotency_key: str | None = None
+    # Unix time.
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class BatchPage:
+    batches: list[BatchRecord]
+    # None on the last page.
+    next_page_token: str | None
