@@ -23,6 +23,7 @@ from visionstudio.server.api.http.server import HttpApp, start_http
 from visionstudio.server.api.readiness import ProviderHealth
 from visionstudio.server.api.tls import load_tls
 from visionstudio.server.jobs.admission import Admission, Limits
+from visionstudio.server.jobs.batches import Batches
 from visionstudio.server.jobs.links import UrlSigner, load_or_create_key
 from visionstudio.server.jobs.queries import JobQueries
 from visionstudio.server.jobs.runner import ImageStudio
@@ -60,6 +61,7 @@ class Core:
     studio: ImageStudio
     queries: JobQueries
     retention: Retention
+    batches: Batches
 
 
 @dataclass
@@ -87,6 +89,7 @@ class RunningService:
         grpc_stopped = asyncio.create_task(self.grpc.server.stop(grace_s + _STREAM_CLOSE_S))
         await self.core.retention.stop()
         core = self.core
+        await core.batches.stop()
         await core.studio.drain(grace_s)
         await grpc_stopped
         await self.http_runner.cleanup()
@@ -227,7 +230,14 @@ async def _core(settings: Settings, signer: UrlSigner) -> Core:
     retention = Retention(
         jobs, blobs, keep_s=settings.retention_s, interval_s=settings.retention_interval_s
     )
-    return Core(metrics, provider, fetcher, jobs, blobs, studio, queries, retention)
+    batches = Batches(
+        studio=studio,
+        store=jobs,
+        queries=queries,
+        concurrency=settings.batch_item_concurrency,
+        job_timeout_s=settings.max_call_s,
+    )
+    return Core(metrics, provider, fetcher, jobs, blobs, studio, queries, retention, batches)
 
 
 def _bind(surface: str, host: str, port: int) -> socket.socket:
@@ -286,6 +296,7 @@ async def start(settings: Settings, keys: Sequence[str]) -> RunningService:
         core.metrics,
         core.studio,
         core.queries,
+        core.batches,
         health_servicer,
         tls,
         request_bytes,

@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     # lease runs out (the replica died) another replica, or the restarted server, carries the
     # job on within about 1.5 leases. Longer than any pause of a live process.
     job_lease_s: float = 30.0
+    # Batches (RunBatch): how many items of one batch run at once. The rest wait their turn,
+    # so a large batch takes a share of its key's slots instead of all of them.
+    batch_item_concurrency: int = Field(default=4, ge=1, le=64)
     # How often the provider's reachability is probed for readiness (grpc health, /readyz).
     health_probe_interval_s: float = 30.0
     # PEM files; when both are set, gRPC and HTTP serve TLS only.

@@ -231,6 +231,78 @@ cancel, or the server shut down).
 """
 Global___JobStatus: _TypeAlias = JobStatus  # noqa: Y015
 
+class _BatchItemStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _BatchItemStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_BatchItemStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    BATCH_ITEM_STATUS_UNSPECIFIED: _BatchItemStatus.ValueType  # 0
+    """Not used."""
+    BATCH_ITEM_STATUS_PENDING: _BatchItemStatus.ValueType  # 1
+    """Waiting for its turn; it has no job yet."""
+    BATCH_ITEM_STATUS_RUNNING: _BatchItemStatus.ValueType  # 2
+    """Its job is running."""
+    BATCH_ITEM_STATUS_SUCCEEDED: _BatchItemStatus.ValueType  # 3
+    """Every image of the item was delivered."""
+    BATCH_ITEM_STATUS_FAILED: _BatchItemStatus.ValueType  # 4
+    """The item failed (see `error`); the other items go on."""
+    BATCH_ITEM_STATUS_CANCELLED: _BatchItemStatus.ValueType  # 5
+    """Cancelled by CancelBatch or CancelJob."""
+
+class BatchItemStatus(_BatchItemStatus, metaclass=_BatchItemStatusEnumTypeWrapper):
+    """Where a batch item is."""
+
+BATCH_ITEM_STATUS_UNSPECIFIED: BatchItemStatus.ValueType  # 0
+"""Not used."""
+BATCH_ITEM_STATUS_PENDING: BatchItemStatus.ValueType  # 1
+"""Waiting for its turn; it has no job yet."""
+BATCH_ITEM_STATUS_RUNNING: BatchItemStatus.ValueType  # 2
+"""Its job is running."""
+BATCH_ITEM_STATUS_SUCCEEDED: BatchItemStatus.ValueType  # 3
+"""Every image of the item was delivered."""
+BATCH_ITEM_STATUS_FAILED: BatchItemStatus.ValueType  # 4
+"""The item failed (see `error`); the other items go on."""
+BATCH_ITEM_STATUS_CANCELLED: BatchItemStatus.ValueType  # 5
+"""Cancelled by CancelBatch or CancelJob."""
+Global___BatchItemStatus: _TypeAlias = BatchItemStatus  # noqa: Y015
+
+class _BatchStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _BatchStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_BatchStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    BATCH_STATUS_UNSPECIFIED: _BatchStatus.ValueType  # 0
+    """Not used."""
+    BATCH_STATUS_RUNNING: _BatchStatus.ValueType  # 1
+    """Items are still running or waiting."""
+    BATCH_STATUS_SUCCEEDED: _BatchStatus.ValueType  # 2
+    """Every item succeeded."""
+    BATCH_STATUS_PARTIAL: _BatchStatus.ValueType  # 3
+    """Some items succeeded, some failed."""
+    BATCH_STATUS_FAILED: _BatchStatus.ValueType  # 4
+    """No item succeeded."""
+    BATCH_STATUS_CANCELLED: _BatchStatus.ValueType  # 5
+    """Cancelled by CancelBatch."""
+
+class BatchStatus(_BatchStatus, metaclass=_BatchStatusEnumTypeWrapper):
+    """Where a batch is."""
+
+BATCH_STATUS_UNSPECIFIED: BatchStatus.ValueType  # 0
+"""Not used."""
+BATCH_STATUS_RUNNING: BatchStatus.ValueType  # 1
+"""Items are still running or waiting."""
+BATCH_STATUS_SUCCEEDED: BatchStatus.ValueType  # 2
+"""Every item succeeded."""
+BATCH_STATUS_PARTIAL: BatchStatus.ValueType  # 3
+"""Some items succeeded, some failed."""
+BATCH_STATUS_FAILED: BatchStatus.ValueType  # 4
+"""No item succeeded."""
+BATCH_STATUS_CANCELLED: BatchStatus.ValueType  # 5
+"""Cancelled by CancelBatch."""
+Global___BatchStatus: _TypeAlias = BatchStatus  # noqa: Y015
+
 @_typing.final
 class GenerateImageRequest(_message.Message):
     """Request for GenerateImage."""
@@ -1058,3 +1130,503 @@ class GetUsageResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetUsageResponse: _TypeAlias = GetUsageResponse  # noqa: Y015
+
+@_typing.final
+class BatchRequestItem(_message.Message):
+    """One request of a batch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_ID_FIELD_NUMBER: _builtins.int
+    GENERATE_FIELD_NUMBER: _builtins.int
+    EDIT_FIELD_NUMBER: _builtins.int
+    INPAINT_FIELD_NUMBER: _builtins.int
+    item_id: _builtins.str
+    """REQUIRED. The caller's name for the item, 1..128 characters, unique in
+    the batch; every event about it carries it.
+    """
+    @_builtins.property
+    def generate(self) -> Global___GenerateImageRequest:
+        """A GenerateImage request."""
+
+    @_builtins.property
+    def edit(self) -> Global___EditImageRequest:
+        """An EditImage request."""
+
+    @_builtins.property
+    def inpaint(self) -> Global___InpaintRequest:
+        """An Inpaint request."""
+
+    def __init__(
+        self,
+        *,
+        item_id: _builtins.str = ...,
+        generate: Global___GenerateImageRequest | None = ...,
+        edit: Global___EditImageRequest | None = ...,
+        inpaint: Global___InpaintRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["edit", b"edit", "generate", b"generate", "inpaint", b"inpaint", "request", b"request"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["edit", b"edit", "generate", b"generate", "inpaint", b"inpaint", "item_id", b"item_id", "request", b"request"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_request: _TypeAlias = _typing.Literal["generate", "edit", "inpaint"]  # noqa: Y015
+    _WhichOneofArgType_request: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_request) -> _WhichOneofReturnType_request | None: ...
+
+Global___BatchRequestItem: _TypeAlias = BatchRequestItem  # noqa: Y015
+
+@_typing.final
+class RunBatchRequest(_message.Message):
+    """Request for RunBatch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEMS_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    idempotency_key: _builtins.str
+    """Makes retries safe (AIP-155): a repeat with the same key re-attaches to
+    the first batch. Up to 128 characters; empty (the default): none.
+    """
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___BatchRequestItem]:
+        """REQUIRED. The requests, 1..1000, run in turn."""
+
+    def __init__(
+        self,
+        *,
+        items: _abc.Iterable[Global___BatchRequestItem] | None = ...,
+        idempotency_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["idempotency_key", b"idempotency_key", "items", b"items"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RunBatchRequest: _TypeAlias = RunBatchRequest  # noqa: Y015
+
+@_typing.final
+class BatchEvent(_message.Message):
+    """One event of a batch stream."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCEPTED_FIELD_NUMBER: _builtins.int
+    ITEM_STARTED_FIELD_NUMBER: _builtins.int
+    IMAGE_FIELD_NUMBER: _builtins.int
+    ITEM_ENDED_FIELD_NUMBER: _builtins.int
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def accepted(self) -> Global___BatchAccepted:
+        """The batch was created; always the first event."""
+
+    @_builtins.property
+    def item_started(self) -> Global___BatchItemStarted:
+        """An item's job was created."""
+
+    @_builtins.property
+    def image(self) -> Global___BatchImage:
+        """A finished, stored image of an item."""
+
+    @_builtins.property
+    def item_ended(self) -> Global___BatchItemEnded:
+        """An item has ended, successfully or with its own error."""
+
+    @_builtins.property
+    def summary(self) -> Global___BatchSummary:
+        """The batch has ended; always the last event."""
+
+    def __init__(
+        self,
+        *,
+        accepted: Global___BatchAccepted | None = ...,
+        item_started: Global___BatchItemStarted | None = ...,
+        image: Global___BatchImage | None = ...,
+        item_ended: Global___BatchItemEnded | None = ...,
+        summary: Global___BatchSummary | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "event", b"event", "image", b"image", "item_ended", b"item_ended", "item_started", b"item_started", "summary", b"summary"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "event", b"event", "image", b"image", "item_ended", b"item_ended", "item_started", b"item_started", "summary", b"summary"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_event: _TypeAlias = _typing.Literal["accepted", "item_started", "image", "item_ended", "summary"]  # noqa: Y015
+    _WhichOneofArgType_event: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_event) -> _WhichOneofReturnType_event | None: ...
+
+Global___BatchEvent: _TypeAlias = BatchEvent  # noqa: Y015
+
+@_typing.final
+class BatchAccepted(_message.Message):
+    """First event of a batch stream."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BATCH_ID_FIELD_NUMBER: _builtins.int
+    ITEM_COUNT_FIELD_NUMBER: _builtins.int
+    batch_id: _builtins.str
+    """OUTPUT_ONLY. Unique id of the batch."""
+    item_count: _builtins.int
+    """OUTPUT_ONLY. How many items it runs."""
+    def __init__(
+        self,
+        *,
+        batch_id: _builtins.str = ...,
+        item_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "item_count", b"item_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchAccepted: _TypeAlias = BatchAccepted  # noqa: Y015
+
+@_typing.final
+class BatchItemStarted(_message.Message):
+    """An item's job exists."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_ID_FIELD_NUMBER: _builtins.int
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    item_id: _builtins.str
+    """OUTPUT_ONLY. The item, as in the request."""
+    job_id: _builtins.str
+    """OUTPUT_ONLY. The job that runs it."""
+    def __init__(
+        self,
+        *,
+        item_id: _builtins.str = ...,
+        job_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item_id", b"item_id", "job_id", b"job_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchItemStarted: _TypeAlias = BatchItemStarted  # noqa: Y015
+
+@_typing.final
+class BatchImage(_message.Message):
+    """A finished image of an item, in completion order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_ID_FIELD_NUMBER: _builtins.int
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    IMAGE_FIELD_NUMBER: _builtins.int
+    item_id: _builtins.str
+    """OUTPUT_ONLY. The item it belongs to."""
+    job_id: _builtins.str
+    """OUTPUT_ONLY. The item's job."""
+    @_builtins.property
+    def image(self) -> Global___Image:
+        """OUTPUT_ONLY. The image; `index` is its position within the item."""
+
+    def __init__(
+        self,
+        *,
+        item_id: _builtins.str = ...,
+        job_id: _builtins.str = ...,
+        image: Global___Image | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["image", b"image"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["image", b"image", "item_id", b"item_id", "job_id", b"job_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchImage: _TypeAlias = BatchImage  # noqa: Y015
+
+@_typing.final
+class BatchItemEnded(_message.Message):
+    """An item has ended."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_ID_FIELD_NUMBER: _builtins.int
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    ERROR_REASON_FIELD_NUMBER: _builtins.int
+    item_id: _builtins.str
+    """OUTPUT_ONLY. The item."""
+    job_id: _builtins.str
+    """OUTPUT_ONLY. Its job; empty when it failed before a job was created."""
+    status: Global___BatchItemStatus.ValueType
+    """OUTPUT_ONLY. SUCCEEDED, FAILED or CANCELLED."""
+    error: _builtins.str
+    """OUTPUT_ONLY. The item's own error message, when it did not succeed."""
+    error_reason: _builtins.str
+    """OUTPUT_ONLY. The error's ErrorInfo reason, e.g. `INVALID_ARGUMENT`."""
+    def __init__(
+        self,
+        *,
+        item_id: _builtins.str = ...,
+        job_id: _builtins.str = ...,
+        status: Global___BatchItemStatus.ValueType = ...,
+        error: _builtins.str = ...,
+        error_reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "error_reason", b"error_reason", "item_id", b"item_id", "job_id", b"job_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchItemEnded: _TypeAlias = BatchItemEnded  # noqa: Y015
+
+@_typing.final
+class BatchSummary(_message.Message):
+    """Last event of a batch stream."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BATCH_ID_FIELD_NUMBER: _builtins.int
+    ITEMS_SUCCEEDED_FIELD_NUMBER: _builtins.int
+    ITEMS_FAILED_FIELD_NUMBER: _builtins.int
+    ITEMS_CANCELLED_FIELD_NUMBER: _builtins.int
+    IMAGES_DELIVERED_FIELD_NUMBER: _builtins.int
+    USAGE_FIELD_NUMBER: _builtins.int
+    ELAPSED_MS_FIELD_NUMBER: _builtins.int
+    batch_id: _builtins.str
+    """OUTPUT_ONLY. The batch's id."""
+    items_succeeded: _builtins.int
+    """OUTPUT_ONLY. Items that succeeded."""
+    items_failed: _builtins.int
+    """OUTPUT_ONLY. Items that failed."""
+    items_cancelled: _builtins.int
+    """OUTPUT_ONLY. Items that were cancelled."""
+    images_delivered: _builtins.int
+    """OUTPUT_ONLY. Images delivered by all items."""
+    elapsed_ms: _builtins.int
+    """OUTPUT_ONLY. Wall time of the batch in milliseconds."""
+    @_builtins.property
+    def usage(self) -> Global___Usage:
+        """OUTPUT_ONLY. Tokens charged for the succeeded items."""
+
+    def __init__(
+        self,
+        *,
+        batch_id: _builtins.str = ...,
+        items_succeeded: _builtins.int = ...,
+        items_failed: _builtins.int = ...,
+        items_cancelled: _builtins.int = ...,
+        images_delivered: _builtins.int = ...,
+        usage: Global___Usage | None = ...,
+        elapsed_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["usage", b"usage"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "elapsed_ms", b"elapsed_ms", "images_delivered", b"images_delivered", "items_cancelled", b"items_cancelled", "items_failed", b"items_failed", "items_succeeded", b"items_succeeded", "usage", b"usage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchSummary: _TypeAlias = BatchSummary  # noqa: Y015
+
+@_typing.final
+class BatchItem(_message.Message):
+    """One item of a batch as it stands."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_ID_FIELD_NUMBER: _builtins.int
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    item_id: _builtins.str
+    """OUTPUT_ONLY. The item, as in the request."""
+    job_id: _builtins.str
+    """OUTPUT_ONLY. Its job; empty while it waits for its turn."""
+    status: Global___BatchItemStatus.ValueType
+    """OUTPUT_ONLY. Where it is."""
+    error: _builtins.str
+    """OUTPUT_ONLY. Its error, when it failed or was cancelled."""
+    def __init__(
+        self,
+        *,
+        item_id: _builtins.str = ...,
+        job_id: _builtins.str = ...,
+        status: Global___BatchItemStatus.ValueType = ...,
+        error: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "item_id", b"item_id", "job_id", b"job_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchItem: _TypeAlias = BatchItem  # noqa: Y015
+
+@_typing.final
+class Batch(_message.Message):
+    """A batch: one RunBatch call and its items."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BATCH_ID_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    ITEM_COUNT_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    batch_id: _builtins.str
+    """OUTPUT_ONLY. Unique id of the batch."""
+    status: Global___BatchStatus.ValueType
+    """OUTPUT_ONLY. Where it is."""
+    item_count: _builtins.int
+    """OUTPUT_ONLY. How many items it runs."""
+    idempotency_key: _builtins.str
+    """OUTPUT_ONLY. The request's idempotency key, if it had one."""
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___BatchItem]:
+        """OUTPUT_ONLY. The items in request order (left empty in listings)."""
+
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp:
+        """OUTPUT_ONLY. When the batch was created."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """OUTPUT_ONLY. When the batch last changed."""
+
+    def __init__(
+        self,
+        *,
+        batch_id: _builtins.str = ...,
+        status: Global___BatchStatus.ValueType = ...,
+        item_count: _builtins.int = ...,
+        items: _abc.Iterable[Global___BatchItem] | None = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+        idempotency_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "create_time", b"create_time", "idempotency_key", b"idempotency_key", "item_count", b"item_count", "items", b"items", "status", b"status", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Batch: _TypeAlias = Batch  # noqa: Y015
+
+@_typing.final
+class GetBatchRequest(_message.Message):
+    """Request for GetBatch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BATCH_ID_FIELD_NUMBER: _builtins.int
+    batch_id: _builtins.str
+    """REQUIRED. The batch's id, as in `BatchAccepted.batch_id`."""
+    def __init__(
+        self,
+        *,
+        batch_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBatchRequest: _TypeAlias = GetBatchRequest  # noqa: Y015
+
+@_typing.final
+class WatchBatchRequest(_message.Message):
+    """Request for WatchBatch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BATCH_ID_FIELD_NUMBER: _builtins.int
+    batch_id: _builtins.str
+    """REQUIRED. The batch's id, as in `BatchAccepted.batch_id`."""
+    def __init__(
+        self,
+        *,
+        batch_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchBatchRequest: _TypeAlias = WatchBatchRequest  # noqa: Y015
+
+@_typing.final
+class CancelBatchRequest(_message.Message):
+    """Request for CancelBatch."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BATCH_ID_FIELD_NUMBER: _builtins.int
+    batch_id: _builtins.str
+    """REQUIRED. The batch's id, as in `BatchAccepted.batch_id`."""
+    def __init__(
+        self,
+        *,
+        batch_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelBatchRequest: _TypeAlias = CancelBatchRequest  # noqa: Y015
+
+@_typing.final
+class ListBatchesRequest(_message.Message):
+    """Request for ListBatches."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    page_size: _builtins.int
+    """Batches per page, 1..100; 0 (the default) means 50."""
+    page_token: _builtins.str
+    """`next_page_token` of the previous page; empty (the default) for the first."""
+    def __init__(
+        self,
+        *,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListBatchesRequest: _TypeAlias = ListBatchesRequest  # noqa: Y015
+
+@_typing.final
+class ListBatchesResponse(_message.Message):
+    """A page of ListBatches."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BATCHES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """OUTPUT_ONLY. Pass as `page_token` for the next page; empty on the last."""
+    @_builtins.property
+    def batches(self) -> _containers.RepeatedCompositeFieldContainer[Global___Batch]:
+        """OUTPUT_ONLY. The batches, newest first."""
+
+    def __init__(
+        self,
+        *,
+        batches: _abc.Iterable[Global___Batch] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batches", b"batches", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListBatchesResponse: _TypeAlias = ListBatchesResponse  # noqa: Y015

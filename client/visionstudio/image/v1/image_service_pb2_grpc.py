@@ -96,6 +96,31 @@ class ImageServiceStub:
                 request_serializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.CancelJobRequest.SerializeToString,
                 response_deserializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.Job.FromString,
                 _registered_method=True)
+        self.RunBatch = channel.unary_stream(
+                '/visionstudio.image.v1.ImageService/RunBatch',
+                request_serializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.RunBatchRequest.SerializeToString,
+                response_deserializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.BatchEvent.FromString,
+                _registered_method=True)
+        self.GetBatch = channel.unary_unary(
+                '/visionstudio.image.v1.ImageService/GetBatch',
+                request_serializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.GetBatchRequest.SerializeToString,
+                response_deserializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.Batch.FromString,
+                _registered_method=True)
+        self.ListBatches = channel.unary_unary(
+                '/visionstudio.image.v1.ImageService/ListBatches',
+                request_serializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.ListBatchesRequest.SerializeToString,
+                response_deserializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.ListBatchesResponse.FromString,
+                _registered_method=True)
+        self.WatchBatch = channel.unary_stream(
+                '/visionstudio.image.v1.ImageService/WatchBatch',
+                request_serializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.WatchBatchRequest.SerializeToString,
+                response_deserializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.BatchEvent.FromString,
+                _registered_method=True)
+        self.CancelBatch = channel.unary_unary(
+                '/visionstudio.image.v1.ImageService/CancelBatch',
+                request_serializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.CancelBatchRequest.SerializeToString,
+                response_deserializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.Batch.FromString,
+                _registered_method=True)
 
 
 class ImageServiceServicer:
@@ -193,6 +218,52 @@ class ImageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RunBatch(self, request, context):
+        """Runs many Generate, Edit and Inpaint requests (items, 1..1000) as one
+        batch. Each item is an ordinary job (GetJob, WatchJob and CancelJob work
+        on it), run in turn through the same per-key limits as single calls. The
+        stream sends `accepted`, each item's `item_started` (its job id), each
+        image as it finishes (tagged with its item), each item's `item_ended`
+        (its own error never fails the others) and a closing `summary`. The batch
+        goes on when the caller goes away: WatchBatch re-attaches. Send images by
+        URL to keep a large batch under the message limit.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBatch(self, request, context):
+        """Returns one of the caller's batches with its items. Another key's
+        batch, or an unknown id, is NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBatches(self, request, context):
+        """Pages through the caller's own batches, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchBatch(self, request, context):
+        """Streams a batch as RunBatch does: what is done, then the rest as it
+        finishes. Another key's batch, or an unknown id, is NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelBatch(self, request, context):
+        """Cancels every unfinished item of one of the caller's batches (each
+        running item's job as CancelJob would) and returns the batch; an ended
+        batch is returned unchanged. Another key's batch is NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ImageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -235,6 +306,31 @@ def add_ImageServiceServicer_to_server(servicer, server):
                     servicer.CancelJob,
                     request_deserializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.CancelJobRequest.FromString,
                     response_serializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.Job.SerializeToString,
+            ),
+            'RunBatch': grpc.unary_stream_rpc_method_handler(
+                    servicer.RunBatch,
+                    request_deserializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.RunBatchRequest.FromString,
+                    response_serializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.BatchEvent.SerializeToString,
+            ),
+            'GetBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBatch,
+                    request_deserializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.GetBatchRequest.FromString,
+                    response_serializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.Batch.SerializeToString,
+            ),
+            'ListBatches': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBatches,
+                    request_deserializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.ListBatchesRequest.FromString,
+                    response_serializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.ListBatchesResponse.SerializeToString,
+            ),
+            'WatchBatch': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchBatch,
+                    request_deserializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.WatchBatchRequest.FromString,
+                    response_serializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.BatchEvent.SerializeToString,
+            ),
+            'CancelBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelBatch,
+                    request_deserializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.CancelBatchRequest.FromString,
+                    response_serializer=visionstudio_dot_image_dot_v1_dot_image__service__pb2.Batch.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -475,6 +571,141 @@ class ImageService:
             '/visionstudio.image.v1.ImageService/CancelJob',
             visionstudio_dot_image_dot_v1_dot_image__service__pb2.CancelJobRequest.SerializeToString,
             visionstudio_dot_image_dot_v1_dot_image__service__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/visionstudio.image.v1.ImageService/RunBatch',
+            visionstudio_dot_image_dot_v1_dot_image__service__pb2.RunBatchRequest.SerializeToString,
+            visionstudio_dot_image_dot_v1_dot_image__service__pb2.BatchEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/visionstudio.image.v1.ImageService/GetBatch',
+            visionstudio_dot_image_dot_v1_dot_image__service__pb2.GetBatchRequest.SerializeToString,
+            visionstudio_dot_image_dot_v1_dot_image__service__pb2.Batch.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBatches(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/visionstudio.image.v1.ImageService/ListBatches',
+            visionstudio_dot_image_dot_v1_dot_image__service__pb2.ListBatchesRequest.SerializeToString,
+            visionstudio_dot_image_dot_v1_dot_image__service__pb2.ListBatchesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/visionstudio.image.v1.ImageService/WatchBatch',
+            visionstudio_dot_image_dot_v1_dot_image__service__pb2.WatchBatchRequest.SerializeToString,
+            visionstudio_dot_image_dot_v1_dot_image__service__pb2.BatchEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/visionstudio.image.v1.ImageService/CancelBatch',
+            visionstudio_dot_image_dot_v1_dot_image__service__pb2.CancelBatchRequest.SerializeToString,
+            visionstudio_dot_image_dot_v1_dot_image__service__pb2.Batch.FromString,
             options,
             channel_credentials,
             insecure,

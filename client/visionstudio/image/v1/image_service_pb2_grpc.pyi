@@ -97,6 +97,31 @@ class ImageServiceStub:
     Returns the job; a job that has already ended is returned unchanged.
     Another key's job, or an unknown id, is NOT_FOUND.
     """
+    RunBatch: _grpc.UnaryStreamMultiCallable[_image_service_pb2.RunBatchRequest, _image_service_pb2.BatchEvent]
+    """Runs many Generate, Edit and Inpaint requests (items, 1..1000) as one
+    batch. Each item is an ordinary job (GetJob, WatchJob and CancelJob work
+    on it), run in turn through the same per-key limits as single calls. The
+    stream sends `accepted`, each item's `item_started` (its job id), each
+    image as it finishes (tagged with its item), each item's `item_ended`
+    (its own error never fails the others) and a closing `summary`. The batch
+    goes on when the caller goes away: WatchBatch re-attaches. Send images by
+    URL to keep a large batch under the message limit.
+    """
+    GetBatch: _grpc.UnaryUnaryMultiCallable[_image_service_pb2.GetBatchRequest, _image_service_pb2.Batch]
+    """Returns one of the caller's batches with its items. Another key's
+    batch, or an unknown id, is NOT_FOUND.
+    """
+    ListBatches: _grpc.UnaryUnaryMultiCallable[_image_service_pb2.ListBatchesRequest, _image_service_pb2.ListBatchesResponse]
+    """Pages through the caller's own batches, newest first."""
+    WatchBatch: _grpc.UnaryStreamMultiCallable[_image_service_pb2.WatchBatchRequest, _image_service_pb2.BatchEvent]
+    """Streams a batch as RunBatch does: what is done, then the rest as it
+    finishes. Another key's batch, or an unknown id, is NOT_FOUND.
+    """
+    CancelBatch: _grpc.UnaryUnaryMultiCallable[_image_service_pb2.CancelBatchRequest, _image_service_pb2.Batch]
+    """Cancels every unfinished item of one of the caller's batches (each
+    running item's job as CancelJob would) and returns the batch; an ended
+    batch is returned unchanged. Another key's batch is NOT_FOUND.
+    """
 
 @_typing.type_check_only
 class ImageServiceAsyncStub(ImageServiceStub):
@@ -160,6 +185,31 @@ class ImageServiceAsyncStub(ImageServiceStub):
     own stream and every WatchJob end with CANCELLED carrying the job id.
     Returns the job; a job that has already ended is returned unchanged.
     Another key's job, or an unknown id, is NOT_FOUND.
+    """
+    RunBatch: _aio.UnaryStreamMultiCallable[_image_service_pb2.RunBatchRequest, _image_service_pb2.BatchEvent]  # type: ignore[assignment]
+    """Runs many Generate, Edit and Inpaint requests (items, 1..1000) as one
+    batch. Each item is an ordinary job (GetJob, WatchJob and CancelJob work
+    on it), run in turn through the same per-key limits as single calls. The
+    stream sends `accepted`, each item's `item_started` (its job id), each
+    image as it finishes (tagged with its item), each item's `item_ended`
+    (its own error never fails the others) and a closing `summary`. The batch
+    goes on when the caller goes away: WatchBatch re-attaches. Send images by
+    URL to keep a large batch under the message limit.
+    """
+    GetBatch: _aio.UnaryUnaryMultiCallable[_image_service_pb2.GetBatchRequest, _image_service_pb2.Batch]  # type: ignore[assignment]
+    """Returns one of the caller's batches with its items. Another key's
+    batch, or an unknown id, is NOT_FOUND.
+    """
+    ListBatches: _aio.UnaryUnaryMultiCallable[_image_service_pb2.ListBatchesRequest, _image_service_pb2.ListBatchesResponse]  # type: ignore[assignment]
+    """Pages through the caller's own batches, newest first."""
+    WatchBatch: _aio.UnaryStreamMultiCallable[_image_service_pb2.WatchBatchRequest, _image_service_pb2.BatchEvent]  # type: ignore[assignment]
+    """Streams a batch as RunBatch does: what is done, then the rest as it
+    finishes. Another key's batch, or an unknown id, is NOT_FOUND.
+    """
+    CancelBatch: _aio.UnaryUnaryMultiCallable[_image_service_pb2.CancelBatchRequest, _image_service_pb2.Batch]  # type: ignore[assignment]
+    """Cancels every unfinished item of one of the caller's batches (each
+    running item's job as CancelJob would) and returns the batch; an ended
+    batch is returned unchanged. Another key's batch is NOT_FOUND.
     """
 
 class ImageServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -269,6 +319,61 @@ class ImageServiceServicer(metaclass=_abc_1.ABCMeta):
         own stream and every WatchJob end with CANCELLED carrying the job id.
         Returns the job; a job that has already ended is returned unchanged.
         Another key's job, or an unknown id, is NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def RunBatch(
+        self,
+        request: _image_service_pb2.RunBatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_image_service_pb2.BatchEvent], _abc.AsyncIterator[_image_service_pb2.BatchEvent]]:
+        """Runs many Generate, Edit and Inpaint requests (items, 1..1000) as one
+        batch. Each item is an ordinary job (GetJob, WatchJob and CancelJob work
+        on it), run in turn through the same per-key limits as single calls. The
+        stream sends `accepted`, each item's `item_started` (its job id), each
+        image as it finishes (tagged with its item), each item's `item_ended`
+        (its own error never fails the others) and a closing `summary`. The batch
+        goes on when the caller goes away: WatchBatch re-attaches. Send images by
+        URL to keep a large batch under the message limit.
+        """
+
+    @_abc_1.abstractmethod
+    def GetBatch(
+        self,
+        request: _image_service_pb2.GetBatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_image_service_pb2.Batch, _abc.Awaitable[_image_service_pb2.Batch]]:
+        """Returns one of the caller's batches with its items. Another key's
+        batch, or an unknown id, is NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def ListBatches(
+        self,
+        request: _image_service_pb2.ListBatchesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_image_service_pb2.ListBatchesResponse, _abc.Awaitable[_image_service_pb2.ListBatchesResponse]]:
+        """Pages through the caller's own batches, newest first."""
+
+    @_abc_1.abstractmethod
+    def WatchBatch(
+        self,
+        request: _image_service_pb2.WatchBatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_image_service_pb2.BatchEvent], _abc.AsyncIterator[_image_service_pb2.BatchEvent]]:
+        """Streams a batch as RunBatch does: what is done, then the rest as it
+        finishes. Another key's batch, or an unknown id, is NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def CancelBatch(
+        self,
+        request: _image_service_pb2.CancelBatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_image_service_pb2.Batch, _abc.Awaitable[_image_service_pb2.Batch]]:
+        """Cancels every unfinished item of one of the caller's batches (each
+        running item's job as CancelJob would) and returns the batch; an ended
+        batch is returned unchanged. Another key's batch is NOT_FOUND.
         """
 
 def add_ImageServiceServicer_to_server(servicer: ImageServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

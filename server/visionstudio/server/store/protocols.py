@@ -24,7 +24,46 @@ from visionstudio.server.store.records import (
 )
 
 
-class JobStore(Protocol):
+class BatchStore(Protocol):
+    """Batches (RunBatch) and, per item, the job that runs it. The SQL job stores are both."""
+
+    async def create_batch(
+        self, batch: BatchRecord, item_ids: Sequence[str]
+    ) -> tuple[BatchRecord, bool]:
+        """Inserts the batch and its items (PENDING) and returns (batch, True); when the caller
+        already has a batch with batch.idempotency_key, inserts nothing and returns (it, False)."""
+        ...
+
+    async def get_batch(self, batch_id: str) -> BatchRecord | None: ...
+
+    async def list_batch_items(self, batch_id: str) -> list[BatchItemRecord]:
+        """The batch's items in request order."""
+        ...
+
+    async def update_batch_item(
+        self,
+        batch_id: str,
+        position: int,
+        status: ItemStatus,
+        *,
+        job_id: str | None = None,
+        error: str | None = None,
+    ) -> None: ...
+
+    async def finish_batch(self, batch_id: str, status: BatchStatus) -> None:
+        """Records the end of a running batch; one already ended keeps its status."""
+        ...
+
+    async def list_batches(
+        self, caller: str, *, page_size: int = 50, page_token: str | None = None
+    ) -> BatchPage:
+        """The caller's batches, newest first (keyset pages, as list_jobs)."""
+        ...
+
+
+class JobStore(BatchStore, Protocol):
+    """Jobs and their images; the same store keeps batches (BatchStore)."""
+
     async def create_job(
         self, job: JobRecord, *, idempotency_window_s: float = 86400
     ) -> tuple[JobRecord, bool]:
@@ -139,40 +178,3 @@ class BlobStore(Protocol):
         ...
 
     async def close(self) -> None: ...
-
-
-class BatchStore(Protocol):
-    """Batches (RunBatch) and, per item, the job that runs it. The SQL job stores are both."""
-
-    async def create_batch(
-        self, batch: BatchRecord, item_ids: Sequence[str]
-    ) -> tuple[BatchRecord, bool]:
-        """Inserts the batch and its items (PENDING) and returns (batch, True); when the caller
-        already has a batch with batch.idempotency_key, inserts nothing and returns (it, False)."""
-        ...
-
-    async def get_batch(self, batch_id: str) -> BatchRecord | None: ...
-
-    async def list_batch_items(self, batch_id: str) -> list[BatchItemRecord]:
-        """The batch's items in request order."""
-        ...
-
-    async def update_batch_item(
-        self,
-        batch_id: str,
-        position: int,
-        status: ItemStatus,
-        *,
-        job_id: str | None = None,
-        error: str | None = None,
-    ) -> None: ...
-
-    async def finish_batch(self, batch_id: str, status: BatchStatus) -> None:
-        """Records the end of a running batch; one already ended keeps its status."""
-        ...
-
-    async def list_batches(
-        self, caller: str, *, page_size: int = 50, page_token: str | None = None
-    ) -> BatchPage:
-        """The caller's batches, newest first (keyset pages, as list_jobs)."""
-        ...

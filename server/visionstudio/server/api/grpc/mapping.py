@@ -130,7 +130,7 @@ def seconds(stamp: timestamp_pb2.Timestamp, present: bool) -> float | None:
     return stamp.ToNanoseconds() / 1e9 if present else None
 
 
-def _stamp(at: float) -> timestamp_pb2.Timestamp:
+def stamp(at: float) -> timestamp_pb2.Timestamp:
     stamp = timestamp_pb2.Timestamp()
     stamp.FromNanoseconds(int(at * 1e9))
     return stamp
@@ -145,16 +145,18 @@ def to_job(job: JobRecord, images: list[ImageReady]) -> pb.Job:
         parameters_json=json.dumps(job.params, sort_keys=True),
         number_of_images=job.number_of_images,
         images=[_image(i) for i in images],
-        usage=_usage(job.usage or Usage()),
+        usage=usage_message(job.usage or Usage()),
         error=job.error or "",
-        create_time=_stamp(job.created_at),
-        update_time=_stamp(job.updated_at),
+        create_time=stamp(job.created_at),
+        update_time=stamp(job.updated_at),
         idempotency_key=job.idempotency_key or "",
     )
 
 
 def to_usage(totals: UsageTotals) -> pb.GetUsageResponse:
-    return pb.GetUsageResponse(jobs=totals.jobs, images=totals.images, usage=_usage(totals.usage))
+    return pb.GetUsageResponse(
+        jobs=totals.jobs, images=totals.images, usage=usage_message(totals.usage)
+    )
 
 
 def _image(event: ImageReady) -> pb.Image:
@@ -170,7 +172,7 @@ def _image(event: ImageReady) -> pb.Image:
     )
 
 
-def _usage(usage: Usage) -> pb.Usage:
+def usage_message(usage: Usage) -> pb.Usage:
     return pb.Usage(
         input_tokens=usage.input_tokens,
         input_text_tokens=usage.input_text_tokens,
@@ -223,7 +225,7 @@ def to_event(event: JobEvent) -> pb.ImageEvent:
     return pb.ImageEvent(
         summary=pb.JobSummary(
             job_id=event.job_id,
-            usage=_usage(event.usage),
+            usage=usage_message(event.usage),
             images_delivered=event.images_delivered,
             elapsed_ms=event.elapsed_ms,
         )

@@ -14,6 +14,7 @@ from visionstudio.server.api.grpc.interceptor import Receiving, ServiceIntercept
 from visionstudio.server.api.grpc.servicer import ImageService
 from visionstudio.server.api.readiness import SERVICE_NAME
 from visionstudio.server.api.tls import Tls
+from visionstudio.server.jobs.batches import Batches
 from visionstudio.server.jobs.queries import JobQueries
 from visionstudio.server.jobs.runner import ImageStudio
 from visionstudio.server.observability.metrics import Metrics
@@ -53,6 +54,7 @@ async def start_grpc(
     metrics: Metrics,
     studio: ImageStudio,
     queries: JobQueries,
+    batches: Batches,
     health_servicer: health.aio.HealthServicer,
     tls: Tls | None,
     request_bytes: ByteBudget,
@@ -67,6 +69,7 @@ async def start_grpc(
         ImageService(
             studio,
             queries,
+            batches,
             max_call_s=settings.max_call_s,
             max_message_bytes=settings.max_message_bytes,
         ),

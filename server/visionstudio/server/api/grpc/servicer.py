@@ -8,9 +8,11 @@ from typing import Any
 import grpc
 from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
+from visionstudio.server.api.grpc import batch_mapping
 from visionstudio.server.api.grpc import mapping as proto_mapping
 from visionstudio.server.api.grpc.interceptor import current_caller
 from visionstudio.server.errors import InvalidArgument
+from visionstudio.server.jobs.batches import Batches
 from visionstudio.server.jobs.events import JobEvent
 from visionstudio.server.jobs.queries import JobQueries
 from visionstudio.server.jobs.runner import ImageStudio
@@ -35,12 +37,14 @@ class ImageService(pb_grpc.ImageServiceServicer):
         self,
         studio: ImageStudio,
         queries: JobQueries,
+        batches: Batches,
         *,
         max_call_s: float,
         max_message_bytes: int,
     ) -> None:
         self._studio = studio
         self._queries = queries
+        self._batches = batches
         self._max_call_s = max_call_s
         self._max_message_bytes = max_message_bytes
 
@@ -133,3 +137,47 @@ class ImageService(pb_grpc.ImageServiceServicer):
             until=proto_mapping.seconds(request.end_time, request.HasField("end_time")),
         )
         return proto_mapping.to_usage(totals)
+
+    async def RunBatch(
+        self, request: pb.RunBatchRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.BatchEvent]:
+        events = self._batches.run(
+            batch_mapping.to_items(request),
+            caller=current_caller.get(),
+            idempotency_key=request.idempotency_key,
+        )
+        async for event in events:
+            yield batch_mapping.to_event(event, self._max_message_bytes)
+
+    async def WatchBatch(
+        self, request: pb.WatchBatchRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.BatchEvent]:
+        async for event in self._batches.watch(request.batch_id, current_caller.get()):
+            yield batch_mapping.to_event(event, self._max_message_bytes)
+
+    async def GetBatch(
+        self, request: pb.GetBatchRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.Batch:
+        view = await self._batches.get(request.batch_id, current_caller.get())
+        return batch_mapping.to_batch(view.batch, view)
+
+    async def CancelBatch(
+        self, request: pb.CancelBatchRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.Batch:
+        view = await self._batches.cancel(request.batch_id, current_caller.get())
+        return batch_mapping.to_batch(view.batch, view)
+
+    async def ListBatches(
+        self, request: pb.ListBatchesRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.ListBatchesResponse:
+        if not 0 <= request.page_size <= MAX_PAGE_SIZE:
+            raise InvalidArgument("page_size", f"must be between 0 and {MAX_PAGE_SIZE}")
+        page = await self._batches.list(
+            current_caller.get(),
+            page_size=request.page_size or DEFAULT_PAGE_SIZE,
+            page_token=request.page_token or None,
+        )
+        return pb.ListBatchesResponse(
+            batches=[batch_mapping.to_batch(batch) for batch in page.batches],
+            next_page_token=page.next_page_token or "",
+        )

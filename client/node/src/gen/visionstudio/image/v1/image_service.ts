@@ -359,6 +359,134 @@ export function jobStatusToJSON(object: JobStatus): string {
   }
 }
 
+/** Where a batch item is. */
+export enum BatchItemStatus {
+  /** BATCH_ITEM_STATUS_UNSPECIFIED - Not used. */
+  BATCH_ITEM_STATUS_UNSPECIFIED = 0,
+  /** BATCH_ITEM_STATUS_PENDING - Waiting for its turn; it has no job yet. */
+  BATCH_ITEM_STATUS_PENDING = 1,
+  /** BATCH_ITEM_STATUS_RUNNING - Its job is running. */
+  BATCH_ITEM_STATUS_RUNNING = 2,
+  /** BATCH_ITEM_STATUS_SUCCEEDED - Every image of the item was delivered. */
+  BATCH_ITEM_STATUS_SUCCEEDED = 3,
+  /** BATCH_ITEM_STATUS_FAILED - The item failed (see `error`); the other items go on. */
+  BATCH_ITEM_STATUS_FAILED = 4,
+  /** BATCH_ITEM_STATUS_CANCELLED - Cancelled by CancelBatch or CancelJob. */
+  BATCH_ITEM_STATUS_CANCELLED = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function batchItemStatusFromJSON(object: any): BatchItemStatus {
+  switch (object) {
+    case 0:
+    case "BATCH_ITEM_STATUS_UNSPECIFIED":
+      return BatchItemStatus.BATCH_ITEM_STATUS_UNSPECIFIED;
+    case 1:
+    case "BATCH_ITEM_STATUS_PENDING":
+      return BatchItemStatus.BATCH_ITEM_STATUS_PENDING;
+    case 2:
+    case "BATCH_ITEM_STATUS_RUNNING":
+      return BatchItemStatus.BATCH_ITEM_STATUS_RUNNING;
+    case 3:
+    case "BATCH_ITEM_STATUS_SUCCEEDED":
+      return BatchItemStatus.BATCH_ITEM_STATUS_SUCCEEDED;
+    case 4:
+    case "BATCH_ITEM_STATUS_FAILED":
+      return BatchItemStatus.BATCH_ITEM_STATUS_FAILED;
+    case 5:
+    case "BATCH_ITEM_STATUS_CANCELLED":
+      return BatchItemStatus.BATCH_ITEM_STATUS_CANCELLED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return BatchItemStatus.UNRECOGNIZED;
+  }
+}
+
+export function batchItemStatusToJSON(object: BatchItemStatus): string {
+  switch (object) {
+    case BatchItemStatus.BATCH_ITEM_STATUS_UNSPECIFIED:
+      return "BATCH_ITEM_STATUS_UNSPECIFIED";
+    case BatchItemStatus.BATCH_ITEM_STATUS_PENDING:
+      return "BATCH_ITEM_STATUS_PENDING";
+    case BatchItemStatus.BATCH_ITEM_STATUS_RUNNING:
+      return "BATCH_ITEM_STATUS_RUNNING";
+    case BatchItemStatus.BATCH_ITEM_STATUS_SUCCEEDED:
+      return "BATCH_ITEM_STATUS_SUCCEEDED";
+    case BatchItemStatus.BATCH_ITEM_STATUS_FAILED:
+      return "BATCH_ITEM_STATUS_FAILED";
+    case BatchItemStatus.BATCH_ITEM_STATUS_CANCELLED:
+      return "BATCH_ITEM_STATUS_CANCELLED";
+    case BatchItemStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Where a batch is. */
+export enum BatchStatus {
+  /** BATCH_STATUS_UNSPECIFIED - Not used. */
+  BATCH_STATUS_UNSPECIFIED = 0,
+  /** BATCH_STATUS_RUNNING - Items are still running or waiting. */
+  BATCH_STATUS_RUNNING = 1,
+  /** BATCH_STATUS_SUCCEEDED - Every item succeeded. */
+  BATCH_STATUS_SUCCEEDED = 2,
+  /** BATCH_STATUS_PARTIAL - Some items succeeded, some failed. */
+  BATCH_STATUS_PARTIAL = 3,
+  /** BATCH_STATUS_FAILED - No item succeeded. */
+  BATCH_STATUS_FAILED = 4,
+  /** BATCH_STATUS_CANCELLED - Cancelled by CancelBatch. */
+  BATCH_STATUS_CANCELLED = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function batchStatusFromJSON(object: any): BatchStatus {
+  switch (object) {
+    case 0:
+    case "BATCH_STATUS_UNSPECIFIED":
+      return BatchStatus.BATCH_STATUS_UNSPECIFIED;
+    case 1:
+    case "BATCH_STATUS_RUNNING":
+      return BatchStatus.BATCH_STATUS_RUNNING;
+    case 2:
+    case "BATCH_STATUS_SUCCEEDED":
+      return BatchStatus.BATCH_STATUS_SUCCEEDED;
+    case 3:
+    case "BATCH_STATUS_PARTIAL":
+      return BatchStatus.BATCH_STATUS_PARTIAL;
+    case 4:
+    case "BATCH_STATUS_FAILED":
+      return BatchStatus.BATCH_STATUS_FAILED;
+    case 5:
+    case "BATCH_STATUS_CANCELLED":
+      return BatchStatus.BATCH_STATUS_CANCELLED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return BatchStatus.UNRECOGNIZED;
+  }
+}
+
+export function batchStatusToJSON(object: BatchStatus): string {
+  switch (object) {
+    case BatchStatus.BATCH_STATUS_UNSPECIFIED:
+      return "BATCH_STATUS_UNSPECIFIED";
+    case BatchStatus.BATCH_STATUS_RUNNING:
+      return "BATCH_STATUS_RUNNING";
+    case BatchStatus.BATCH_STATUS_SUCCEEDED:
+      return "BATCH_STATUS_SUCCEEDED";
+    case BatchStatus.BATCH_STATUS_PARTIAL:
+      return "BATCH_STATUS_PARTIAL";
+    case BatchStatus.BATCH_STATUS_FAILED:
+      return "BATCH_STATUS_FAILED";
+    case BatchStatus.BATCH_STATUS_CANCELLED:
+      return "BATCH_STATUS_CANCELLED";
+    case BatchStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Request for GenerateImage. */
 export interface GenerateImageRequest {
   /** REQUIRED. What to draw; 1..32000 characters, not only whitespace. */
@@ -784,6 +912,191 @@ export interface GetUsageResponse {
   images: number;
   /** OUTPUT_ONLY. Tokens the provider charged for them. */
   usage: Usage | undefined;
+}
+
+/** One request of a batch. */
+export interface BatchRequestItem {
+  /**
+   * REQUIRED. The caller's name for the item, 1..128 characters, unique in
+   * the batch; every event about it carries it.
+   */
+  itemId: string;
+  /**
+   * REQUIRED. The request; its `idempotency_key` is ignored (the batch has
+   * its own).
+   */
+  request:
+    | //
+    /** A GenerateImage request. */
+    { $case: "generate"; generate: GenerateImageRequest }
+    | //
+    /** An EditImage request. */
+    { $case: "edit"; edit: EditImageRequest }
+    | //
+    /** An Inpaint request. */
+    { $case: "inpaint"; inpaint: InpaintRequest }
+    | undefined;
+}
+
+/** Request for RunBatch. */
+export interface RunBatchRequest {
+  /** REQUIRED. The requests, 1..1000, run in turn. */
+  items: BatchRequestItem[];
+  /**
+   * Makes retries safe (AIP-155): a repeat with the same key re-attaches to
+   * the first batch. Up to 128 characters; empty (the default): none.
+   */
+  idempotencyKey: string;
+}
+
+/** One event of a batch stream. */
+export interface BatchEvent {
+  /** What happened; exactly one member is set. */
+  event:
+    | //
+    /** The batch was created; always the first event. */
+    { $case: "accepted"; accepted: BatchAccepted }
+    | //
+    /** An item's job was created. */
+    { $case: "itemStarted"; itemStarted: BatchItemStarted }
+    | //
+    /** A finished, stored image of an item. */
+    { $case: "image"; image: BatchImage }
+    | //
+    /** An item has ended, successfully or with its own error. */
+    { $case: "itemEnded"; itemEnded: BatchItemEnded }
+    | //
+    /** The batch has ended; always the last event. */
+    { $case: "summary"; summary: BatchSummary }
+    | undefined;
+}
+
+/** First event of a batch stream. */
+export interface BatchAccepted {
+  /** OUTPUT_ONLY. Unique id of the batch. */
+  batchId: string;
+  /** OUTPUT_ONLY. How many items it runs. */
+  itemCount: number;
+}
+
+/** An item's job exists. */
+export interface BatchItemStarted {
+  /** OUTPUT_ONLY. The item, as in the request. */
+  itemId: string;
+  /** OUTPUT_ONLY. The job that runs it. */
+  jobId: string;
+}
+
+/** A finished image of an item, in completion order. */
+export interface BatchImage {
+  /** OUTPUT_ONLY. The item it belongs to. */
+  itemId: string;
+  /** OUTPUT_ONLY. The item's job. */
+  jobId: string;
+  /** OUTPUT_ONLY. The image; `index` is its position within the item. */
+  image: Image | undefined;
+}
+
+/** An item has ended. */
+export interface BatchItemEnded {
+  /** OUTPUT_ONLY. The item. */
+  itemId: string;
+  /** OUTPUT_ONLY. Its job; empty when it failed before a job was created. */
+  jobId: string;
+  /** OUTPUT_ONLY. SUCCEEDED, FAILED or CANCELLED. */
+  status: BatchItemStatus;
+  /** OUTPUT_ONLY. The item's own error message, when it did not succeed. */
+  error: string;
+  /** OUTPUT_ONLY. The error's ErrorInfo reason, e.g. `INVALID_ARGUMENT`. */
+  errorReason: string;
+}
+
+/** Last event of a batch stream. */
+export interface BatchSummary {
+  /** OUTPUT_ONLY. The batch's id. */
+  batchId: string;
+  /** OUTPUT_ONLY. Items that succeeded. */
+  itemsSucceeded: number;
+  /** OUTPUT_ONLY. Items that failed. */
+  itemsFailed: number;
+  /** OUTPUT_ONLY. Items that were cancelled. */
+  itemsCancelled: number;
+  /** OUTPUT_ONLY. Images delivered by all items. */
+  imagesDelivered: number;
+  /** OUTPUT_ONLY. Tokens charged for the succeeded items. */
+  usage:
+    | Usage
+    | undefined;
+  /** OUTPUT_ONLY. Wall time of the batch in milliseconds. */
+  elapsedMs: number;
+}
+
+/** One item of a batch as it stands. */
+export interface BatchItem {
+  /** OUTPUT_ONLY. The item, as in the request. */
+  itemId: string;
+  /** OUTPUT_ONLY. Its job; empty while it waits for its turn. */
+  jobId: string;
+  /** OUTPUT_ONLY. Where it is. */
+  status: BatchItemStatus;
+  /** OUTPUT_ONLY. Its error, when it failed or was cancelled. */
+  error: string;
+}
+
+/** A batch: one RunBatch call and its items. */
+export interface Batch {
+  /** OUTPUT_ONLY. Unique id of the batch. */
+  batchId: string;
+  /** OUTPUT_ONLY. Where it is. */
+  status: BatchStatus;
+  /** OUTPUT_ONLY. How many items it runs. */
+  itemCount: number;
+  /** OUTPUT_ONLY. The items in request order (left empty in listings). */
+  items: BatchItem[];
+  /** OUTPUT_ONLY. When the batch was created. */
+  createTime:
+    | Date
+    | undefined;
+  /** OUTPUT_ONLY. When the batch last changed. */
+  updateTime:
+    | Date
+    | undefined;
+  /** OUTPUT_ONLY. The request's idempotency key, if it had one. */
+  idempotencyKey: string;
+}
+
+/** Request for GetBatch. */
+export interface GetBatchRequest {
+  /** REQUIRED. The batch's id, as in `BatchAccepted.batch_id`. */
+  batchId: string;
+}
+
+/** Request for WatchBatch. */
+export interface WatchBatchRequest {
+  /** REQUIRED. The batch's id, as in `BatchAccepted.batch_id`. */
+  batchId: string;
+}
+
+/** Request for CancelBatch. */
+export interface CancelBatchRequest {
+  /** REQUIRED. The batch's id, as in `BatchAccepted.batch_id`. */
+  batchId: string;
+}
+
+/** Request for ListBatches. */
+export interface ListBatchesRequest {
+  /** Batches per page, 1..100; 0 (the default) means 50. */
+  pageSize: number;
+  /** `next_page_token` of the previous page; empty (the default) for the first. */
+  pageToken: string;
+}
+
+/** A page of ListBatches. */
+export interface ListBatchesResponse {
+  /** OUTPUT_ONLY. The batches, newest first. */
+  batches: Batch[];
+  /** OUTPUT_ONLY. Pass as `page_token` for the next page; empty on the last. */
+  nextPageToken: string;
 }
 
 function createBaseGenerateImageRequest(): GenerateImageRequest {
@@ -3590,6 +3903,1761 @@ export const GetUsageResponse: MessageFns<GetUsageResponse> = {
   },
 };
 
+function createBaseBatchRequestItem(): BatchRequestItem {
+  return { itemId: "", request: undefined };
+}
+
+export const BatchRequestItem: MessageFns<BatchRequestItem> = {
+  encode(message: BatchRequestItem, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.itemId !== "") {
+      writer.uint32(10).string(message.itemId);
+    }
+    switch (message.request?.$case) {
+      case "generate":
+        GenerateImageRequest.encode(message.request.generate, writer.uint32(18).fork()).join();
+        break;
+      case "edit":
+        EditImageRequest.encode(message.request.edit, writer.uint32(26).fork()).join();
+        break;
+      case "inpaint":
+        InpaintRequest.encode(message.request.inpaint, writer.uint32(34).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchRequestItem {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchRequestItem();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.itemId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.request = { $case: "generate", generate: GenerateImageRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.request = { $case: "edit", edit: EditImageRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.request = { $case: "inpaint", inpaint: InpaintRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchRequestItem {
+    return {
+      itemId: isSet(object.itemId)
+        ? globalThis.String(object.itemId)
+        : isSet(object.item_id)
+        ? globalThis.String(object.item_id)
+        : "",
+      request: isSet(object.generate)
+        ? { $case: "generate", generate: GenerateImageRequest.fromJSON(object.generate) }
+        : isSet(object.edit)
+        ? { $case: "edit", edit: EditImageRequest.fromJSON(object.edit) }
+        : isSet(object.inpaint)
+        ? { $case: "inpaint", inpaint: InpaintRequest.fromJSON(object.inpaint) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: BatchRequestItem): unknown {
+    const obj: any = {};
+    if (message.itemId !== "") {
+      obj.itemId = message.itemId;
+    }
+    if (message.request?.$case === "generate") {
+      obj.generate = GenerateImageRequest.toJSON(message.request.generate);
+    } else if (message.request?.$case === "edit") {
+      obj.edit = EditImageRequest.toJSON(message.request.edit);
+    } else if (message.request?.$case === "inpaint") {
+      obj.inpaint = InpaintRequest.toJSON(message.request.inpaint);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BatchRequestItem>, I>>(base?: I): BatchRequestItem {
+    return BatchRequestItem.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BatchRequestItem>, I>>(object: I): BatchRequestItem {
+    const message = createBaseBatchRequestItem();
+    message.itemId = object.itemId ?? "";
+    switch (object.request?.$case) {
+      case "generate": {
+        if (object.request?.generate !== undefined && object.request?.generate !== null) {
+          message.request = { $case: "generate", generate: GenerateImageRequest.fromPartial(object.request.generate) };
+        }
+        break;
+      }
+      case "edit": {
+        if (object.request?.edit !== undefined && object.request?.edit !== null) {
+          message.request = { $case: "edit", edit: EditImageRequest.fromPartial(object.request.edit) };
+        }
+        break;
+      }
+      case "inpaint": {
+        if (object.request?.inpaint !== undefined && object.request?.inpaint !== null) {
+          message.request = { $case: "inpaint", inpaint: InpaintRequest.fromPartial(object.request.inpaint) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseRunBatchRequest(): RunBatchRequest {
+  return { items: [], idempotencyKey: "" };
+}
+
+export const RunBatchRequest: MessageFns<RunBatchRequest> = {
+  encode(message: RunBatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.items) {
+      BatchRequestItem.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.idempotencyKey !== "") {
+      writer.uint32(18).string(message.idempotencyKey);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunBatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunBatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.items.push(BatchRequestItem.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RunBatchRequest {
+    return {
+      items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => BatchRequestItem.fromJSON(e)) : [],
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
+    };
+  },
+
+  toJSON(message: RunBatchRequest): unknown {
+    const obj: any = {};
+    if (message.items?.length) {
+      obj.items = message.items.map((e) => BatchRequestItem.toJSON(e));
+    }
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RunBatchRequest>, I>>(base?: I): RunBatchRequest {
+    return RunBatchRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RunBatchRequest>, I>>(object: I): RunBatchRequest {
+    const message = createBaseRunBatchRequest();
+    message.items = object.items?.map((e) => BatchRequestItem.fromPartial(e)) || [];
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    return message;
+  },
+};
+
+function createBaseBatchEvent(): BatchEvent {
+  return { event: undefined };
+}
+
+export const BatchEvent: MessageFns<BatchEvent> = {
+  encode(message: BatchEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.event?.$case) {
+      case "accepted":
+        BatchAccepted.encode(message.event.accepted, writer.uint32(10).fork()).join();
+        break;
+      case "itemStarted":
+        BatchItemStarted.encode(message.event.itemStarted, writer.uint32(18).fork()).join();
+        break;
+      case "image":
+        BatchImage.encode(message.event.image, writer.uint32(26).fork()).join();
+        break;
+      case "itemEnded":
+        BatchItemEnded.encode(message.event.itemEnded, writer.uint32(34).fork()).join();
+        break;
+      case "summary":
+        BatchSummary.encode(message.event.summary, writer.uint32(42).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.event = { $case: "accepted", accepted: BatchAccepted.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.event = { $case: "itemStarted", itemStarted: BatchItemStarted.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.event = { $case: "image", image: BatchImage.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.event = { $case: "itemEnded", itemEnded: BatchItemEnded.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.event = { $case: "summary", summary: BatchSummary.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchEvent {
+    return {
+      event: isSet(object.accepted)
+        ? { $case: "accepted", accepted: BatchAccepted.fromJSON(object.accepted) }
+        : isSet(object.itemStarted)
+        ? { $case: "itemStarted", itemStarted: BatchItemStarted.fromJSON(object.itemStarted) }
+        : isSet(object.item_started)
+        ? { $case: "itemStarted", itemStarted: BatchItemStarted.fromJSON(object.item_started) }
+        : isSet(object.image)
+        ? { $case: "image", image: BatchImage.fromJSON(object.image) }
+        : isSet(object.itemEnded)
+        ? { $case: "itemEnded", itemEnded: BatchItemEnded.fromJSON(object.itemEnded) }
+        : isSet(object.item_ended)
+        ? { $case: "itemEnded", itemEnded: BatchItemEnded.fromJSON(object.item_ended) }
+        : isSet(object.summary)
+        ? { $case: "summary", summary: BatchSummary.fromJSON(object.summary) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: BatchEvent): unknown {
+    const obj: any = {};
+    if (message.event?.$case === "accepted") {
+      obj.accepted = BatchAccepted.toJSON(message.event.accepted);
+    } else if (message.event?.$case === "itemStarted") {
+      obj.itemStarted = BatchItemStarted.toJSON(message.event.itemStarted);
+    } else if (message.event?.$case === "image") {
+      obj.image = BatchImage.toJSON(message.event.image);
+    } else if (message.event?.$case === "itemEnded") {
+      obj.itemEnded = BatchItemEnded.toJSON(message.event.itemEnded);
+    } else if (message.event?.$case === "summary") {
+      obj.summary = BatchSummary.toJSON(message.event.summary);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BatchEvent>, I>>(base?: I): BatchEvent {
+    return BatchEvent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BatchEvent>, I>>(object: I): BatchEvent {
+    const message = createBaseBatchEvent();
+    switch (object.event?.$case) {
+      case "accepted": {
+        if (object.event?.accepted !== undefined && object.event?.accepted !== null) {
+          message.event = { $case: "accepted", accepted: BatchAccepted.fromPartial(object.event.accepted) };
+        }
+        break;
+      }
+      case "itemStarted": {
+        if (object.event?.itemStarted !== undefined && object.event?.itemStarted !== null) {
+          message.event = { $case: "itemStarted", itemStarted: BatchItemStarted.fromPartial(object.event.itemStarted) };
+        }
+        break;
+      }
+      case "image": {
+        if (object.event?.image !== undefined && object.event?.image !== null) {
+          message.event = { $case: "image", image: BatchImage.fromPartial(object.event.image) };
+        }
+        break;
+      }
+      case "itemEnded": {
+        if (object.event?.itemEnded !== undefined && object.event?.itemEnded !== null) {
+          message.event = { $case: "itemEnded", itemEnded: BatchItemEnded.fromPartial(object.event.itemEnded) };
+        }
+        break;
+      }
+      case "summary": {
+        if (object.event?.summary !== undefined && object.event?.summary !== null) {
+          message.event = { $case: "summary", summary: BatchSummary.fromPartial(object.event.summary) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseBatchAccepted(): BatchAccepted {
+  return { batchId: "", itemCount: 0 };
+}
+
+export const BatchAccepted: MessageFns<BatchAccepted> = {
+  encode(message: BatchAccepted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.batchId !== "") {
+      writer.uint32(10).string(message.batchId);
+    }
+    if (message.itemCount !== 0) {
+      writer.uint32(16).int32(message.itemCount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchAccepted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchAccepted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.batchId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.itemCount = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchAccepted {
+    return {
+      batchId: isSet(object.batchId)
+        ? globalThis.String(object.batchId)
+        : isSet(object.batch_id)
+        ? globalThis.String(object.batch_id)
+        : "",
+      itemCount: isSet(object.itemCount)
+        ? globalThis.Number(object.itemCount)
+        : isSet(object.item_count)
+        ? globalThis.Number(object.item_count)
+        : 0,
+    };
+  },
+
+  toJSON(message: BatchAccepted): unknown {
+    const obj: any = {};
+    if (message.batchId !== "") {
+      obj.batchId = message.batchId;
+    }
+    if (message.itemCount !== 0) {
+      obj.itemCount = Math.round(message.itemCount);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BatchAccepted>, I>>(base?: I): BatchAccepted {
+    return BatchAccepted.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BatchAccepted>, I>>(object: I): BatchAccepted {
+    const message = createBaseBatchAccepted();
+    message.batchId = object.batchId ?? "";
+    message.itemCount = object.itemCount ?? 0;
+    return message;
+  },
+};
+
+function createBaseBatchItemStarted(): BatchItemStarted {
+  return { itemId: "", jobId: "" };
+}
+
+export const BatchItemStarted: MessageFns<BatchItemStarted> = {
+  encode(message: BatchItemStarted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.itemId !== "") {
+      writer.uint32(10).string(message.itemId);
+    }
+    if (message.jobId !== "") {
+      writer.uint32(18).string(message.jobId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchItemStarted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchItemStarted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.itemId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchItemStarted {
+    return {
+      itemId: isSet(object.itemId)
+        ? globalThis.String(object.itemId)
+        : isSet(object.item_id)
+        ? globalThis.String(object.item_id)
+        : "",
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+    };
+  },
+
+  toJSON(message: BatchItemStarted): unknown {
+    const obj: any = {};
+    if (message.itemId !== "") {
+      obj.itemId = message.itemId;
+    }
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BatchItemStarted>, I>>(base?: I): BatchItemStarted {
+    return BatchItemStarted.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BatchItemStarted>, I>>(object: I): BatchItemStarted {
+    const message = createBaseBatchItemStarted();
+    message.itemId = object.itemId ?? "";
+    message.jobId = object.jobId ?? "";
+    return message;
+  },
+};
+
+function createBaseBatchImage(): BatchImage {
+  return { itemId: "", jobId: "", image: undefined };
+}
+
+export const BatchImage: MessageFns<BatchImage> = {
+  encode(message: BatchImage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.itemId !== "") {
+      writer.uint32(10).string(message.itemId);
+    }
+    if (message.jobId !== "") {
+      writer.uint32(18).string(message.jobId);
+    }
+    if (message.image !== undefined) {
+      Image.encode(message.image, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchImage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchImage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.itemId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.image = Image.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchImage {
+    return {
+      itemId: isSet(object.itemId)
+        ? globalThis.String(object.itemId)
+        : isSet(object.item_id)
+        ? globalThis.String(object.item_id)
+        : "",
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+      image: isSet(object.image) ? Image.fromJSON(object.image) : undefined,
+    };
+  },
+
+  toJSON(message: BatchImage): unknown {
+    const obj: any = {};
+    if (message.itemId !== "") {
+      obj.itemId = message.itemId;
+    }
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    if (message.image !== undefined) {
+      obj.image = Image.toJSON(message.image);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BatchImage>, I>>(base?: I): BatchImage {
+    return BatchImage.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BatchImage>, I>>(object: I): BatchImage {
+    const message = createBaseBatchImage();
+    message.itemId = object.itemId ?? "";
+    message.jobId = object.jobId ?? "";
+    message.image = (object.image !== undefined && object.image !== null) ? Image.fromPartial(object.image) : undefined;
+    return message;
+  },
+};
+
+function createBaseBatchItemEnded(): BatchItemEnded {
+  return { itemId: "", jobId: "", status: 0, error: "", errorReason: "" };
+}
+
+export const BatchItemEnded: MessageFns<BatchItemEnded> = {
+  encode(message: BatchItemEnded, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.itemId !== "") {
+      writer.uint32(10).string(message.itemId);
+    }
+    if (message.jobId !== "") {
+      writer.uint32(18).string(message.jobId);
+    }
+    if (message.status !== 0) {
+      writer.uint32(24).int32(message.status);
+    }
+    if (message.error !== "") {
+      writer.uint32(34).string(message.error);
+    }
+    if (message.errorReason !== "") {
+      writer.uint32(42).string(message.errorReason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchItemEnded {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchItemEnded();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.itemId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.errorReason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchItemEnded {
+    return {
+      itemId: isSet(object.itemId)
+        ? globalThis.String(object.itemId)
+        : isSet(object.item_id)
+        ? globalThis.String(object.item_id)
+        : "",
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+      status: isSet(object.status) ? batchItemStatusFromJSON(object.status) : 0,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      errorReason: isSet(object.errorReason)
+        ? globalThis.String(object.errorReason)
+        : isSet(object.error_reason)
+        ? globalThis.String(object.error_reason)
+        : "",
+    };
+  },
+
+  toJSON(message: BatchItemEnded): unknown {
+    const obj: any = {};
+    if (message.itemId !== "") {
+      obj.itemId = message.itemId;
+    }
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    if (message.status !== 0) {
+      obj.status = batchItemStatusToJSON(message.status);
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.errorReason !== "") {
+      obj.errorReason = message.errorReason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BatchItemEnded>, I>>(base?: I): BatchItemEnded {
+    return BatchItemEnded.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BatchItemEnded>, I>>(object: I): BatchItemEnded {
+    const message = createBaseBatchItemEnded();
+    message.itemId = object.itemId ?? "";
+    message.jobId = object.jobId ?? "";
+    message.status = object.status ?? 0;
+    message.error = object.error ?? "";
+    message.errorReason = object.errorReason ?? "";
+    return message;
+  },
+};
+
+function createBaseBatchSummary(): BatchSummary {
+  return {
+    batchId: "",
+    itemsSucceeded: 0,
+    itemsFailed: 0,
+    itemsCancelled: 0,
+    imagesDelivered: 0,
+    usage: undefined,
+    elapsedMs: 0,
+  };
+}
+
+export const BatchSummary: MessageFns<BatchSummary> = {
+  encode(message: BatchSummary, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.batchId !== "") {
+      writer.uint32(10).string(message.batchId);
+    }
+    if (message.itemsSucceeded !== 0) {
+      writer.uint32(16).int32(message.itemsSucceeded);
+    }
+    if (message.itemsFailed !== 0) {
+      writer.uint32(24).int32(message.itemsFailed);
+    }
+    if (message.itemsCancelled !== 0) {
+      writer.uint32(32).int32(message.itemsCancelled);
+    }
+    if (message.imagesDelivered !== 0) {
+      writer.uint32(40).int32(message.imagesDelivered);
+    }
+    if (message.usage !== undefined) {
+      Usage.encode(message.usage, writer.uint32(50).fork()).join();
+    }
+    if (message.elapsedMs !== 0) {
+      writer.uint32(56).int64(message.elapsedMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchSummary {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchSummary();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.batchId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.itemsSucceeded = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.itemsFailed = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.itemsCancelled = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.imagesDelivered = reader.int32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.usage = Usage.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.elapsedMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchSummary {
+    return {
+      batchId: isSet(object.batchId)
+        ? globalThis.String(object.batchId)
+        : isSet(object.batch_id)
+        ? globalThis.String(object.batch_id)
+        : "",
+      itemsSucceeded: isSet(object.itemsSucceeded)
+        ? globalThis.Number(object.itemsSucceeded)
+        : isSet(object.items_succeeded)
+        ? globalThis.Number(object.items_succeeded)
+        : 0,
+      itemsFailed: isSet(object.itemsFailed)
+        ? globalThis.Number(object.itemsFailed)
+        : isSet(object.items_failed)
+        ? globalThis.Number(object.items_failed)
+        : 0,
+      itemsCancelled: isSet(object.itemsCancelled)
+        ? globalThis.Number(object.itemsCancelled)
+        : isSet(object.items_cancelled)
+        ? globalThis.Number(object.items_cancelled)
+        : 0,
+      imagesDelivered: isSet(object.imagesDelivered)
+        ? globalThis.Number(object.imagesDelivered)
+        : isSet(object.images_delivered)
+        ? globalThis.Number(object.images_delivered)
+        : 0,
+      usage: isSet(object.usage) ? Usage.fromJSON(object.usage) : undefined,
+      elapsedMs: isSet(object.elapsedMs)
+        ? globalThis.Number(object.elapsedMs)
+        : isSet(object.elapsed_ms)
+        ? globalThis.Number(object.elapsed_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: BatchSummary): unknown {
+    const obj: any = {};
+    if (message.batchId !== "") {
+      obj.batchId = message.batchId;
+    }
+    if (message.itemsSucceeded !== 0) {
+      obj.itemsSucceeded = Math.round(message.itemsSucceeded);
+    }
+    if (message.itemsFailed !== 0) {
+      obj.itemsFailed = Math.round(message.itemsFailed);
+    }
+    if (message.itemsCancelled !== 0) {
+      obj.itemsCancelled = Math.round(message.itemsCancelled);
+    }
+    if (message.imagesDelivered !== 0) {
+      obj.imagesDelivered = Math.round(message.imagesDelivered);
+    }
+    if (message.usage !== undefined) {
+      obj.usage = Usage.toJSON(message.usage);
+    }
+    if (message.elapsedMs !== 0) {
+      obj.elapsedMs = Math.round(message.elapsedMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BatchSummary>, I>>(base?: I): BatchSummary {
+    return BatchSummary.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BatchSummary>, I>>(object: I): BatchSummary {
+    const message = createBaseBatchSummary();
+    message.batchId = object.batchId ?? "";
+    message.itemsSucceeded = object.itemsSucceeded ?? 0;
+    message.itemsFailed = object.itemsFailed ?? 0;
+    message.itemsCancelled = object.itemsCancelled ?? 0;
+    message.imagesDelivered = object.imagesDelivered ?? 0;
+    message.usage = (object.usage !== undefined && object.usage !== null) ? Usage.fromPartial(object.usage) : undefined;
+    message.elapsedMs = object.elapsedMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseBatchItem(): BatchItem {
+  return { itemId: "", jobId: "", status: 0, error: "" };
+}
+
+export const BatchItem: MessageFns<BatchItem> = {
+  encode(message: BatchItem, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.itemId !== "") {
+      writer.uint32(10).string(message.itemId);
+    }
+    if (message.jobId !== "") {
+      writer.uint32(18).string(message.jobId);
+    }
+    if (message.status !== 0) {
+      writer.uint32(24).int32(message.status);
+    }
+    if (message.error !== "") {
+      writer.uint32(34).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchItem {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchItem();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.itemId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchItem {
+    return {
+      itemId: isSet(object.itemId)
+        ? globalThis.String(object.itemId)
+        : isSet(object.item_id)
+        ? globalThis.String(object.item_id)
+        : "",
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+      status: isSet(object.status) ? batchItemStatusFromJSON(object.status) : 0,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+    };
+  },
+
+  toJSON(message: BatchItem): unknown {
+    const obj: any = {};
+    if (message.itemId !== "") {
+      obj.itemId = message.itemId;
+    }
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    if (message.status !== 0) {
+      obj.status = batchItemStatusToJSON(message.status);
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BatchItem>, I>>(base?: I): BatchItem {
+    return BatchItem.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BatchItem>, I>>(object: I): BatchItem {
+    const message = createBaseBatchItem();
+    message.itemId = object.itemId ?? "";
+    message.jobId = object.jobId ?? "";
+    message.status = object.status ?? 0;
+    message.error = object.error ?? "";
+    return message;
+  },
+};
+
+function createBaseBatch(): Batch {
+  return {
+    batchId: "",
+    status: 0,
+    itemCount: 0,
+    items: [],
+    createTime: undefined,
+    updateTime: undefined,
+    idempotencyKey: "",
+  };
+}
+
+export const Batch: MessageFns<Batch> = {
+  encode(message: Batch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.batchId !== "") {
+      writer.uint32(10).string(message.batchId);
+    }
+    if (message.status !== 0) {
+      writer.uint32(16).int32(message.status);
+    }
+    if (message.itemCount !== 0) {
+      writer.uint32(24).int32(message.itemCount);
+    }
+    for (const v of message.items) {
+      BatchItem.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.createTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.createTime), writer.uint32(42).fork()).join();
+    }
+    if (message.updateTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.updateTime), writer.uint32(50).fork()).join();
+    }
+    if (message.idempotencyKey !== "") {
+      writer.uint32(58).string(message.idempotencyKey);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Batch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.batchId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.itemCount = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.items.push(BatchItem.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.updateTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Batch {
+    return {
+      batchId: isSet(object.batchId)
+        ? globalThis.String(object.batchId)
+        : isSet(object.batch_id)
+        ? globalThis.String(object.batch_id)
+        : "",
+      status: isSet(object.status) ? batchStatusFromJSON(object.status) : 0,
+      itemCount: isSet(object.itemCount)
+        ? globalThis.Number(object.itemCount)
+        : isSet(object.item_count)
+        ? globalThis.Number(object.item_count)
+        : 0,
+      items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => BatchItem.fromJSON(e)) : [],
+      createTime: isSet(object.createTime)
+        ? fromJsonTimestamp(object.createTime)
+        : isSet(object.create_time)
+        ? fromJsonTimestamp(object.create_time)
+        : undefined,
+      updateTime: isSet(object.updateTime)
+        ? fromJsonTimestamp(object.updateTime)
+        : isSet(object.update_time)
+        ? fromJsonTimestamp(object.update_time)
+        : undefined,
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
+    };
+  },
+
+  toJSON(message: Batch): unknown {
+    const obj: any = {};
+    if (message.batchId !== "") {
+      obj.batchId = message.batchId;
+    }
+    if (message.status !== 0) {
+      obj.status = batchStatusToJSON(message.status);
+    }
+    if (message.itemCount !== 0) {
+      obj.itemCount = Math.round(message.itemCount);
+    }
+    if (message.items?.length) {
+      obj.items = message.items.map((e) => BatchItem.toJSON(e));
+    }
+    if (message.createTime !== undefined) {
+      obj.createTime = message.createTime.toISOString();
+    }
+    if (message.updateTime !== undefined) {
+      obj.updateTime = message.updateTime.toISOString();
+    }
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Batch>, I>>(base?: I): Batch {
+    return Batch.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Batch>, I>>(object: I): Batch {
+    const message = createBaseBatch();
+    message.batchId = object.batchId ?? "";
+    message.status = object.status ?? 0;
+    message.itemCount = object.itemCount ?? 0;
+    message.items = object.items?.map((e) => BatchItem.fromPartial(e)) || [];
+    message.createTime = object.createTime ?? undefined;
+    message.updateTime = object.updateTime ?? undefined;
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    return message;
+  },
+};
+
+function createBaseGetBatchRequest(): GetBatchRequest {
+  return { batchId: "" };
+}
+
+export const GetBatchRequest: MessageFns<GetBatchRequest> = {
+  encode(message: GetBatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.batchId !== "") {
+      writer.uint32(10).string(message.batchId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetBatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetBatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.batchId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetBatchRequest {
+    return {
+      batchId: isSet(object.batchId)
+        ? globalThis.String(object.batchId)
+        : isSet(object.batch_id)
+        ? globalThis.String(object.batch_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetBatchRequest): unknown {
+    const obj: any = {};
+    if (message.batchId !== "") {
+      obj.batchId = message.batchId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetBatchRequest>, I>>(base?: I): GetBatchRequest {
+    return GetBatchRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetBatchRequest>, I>>(object: I): GetBatchRequest {
+    const message = createBaseGetBatchRequest();
+    message.batchId = object.batchId ?? "";
+    return message;
+  },
+};
+
+function createBaseWatchBatchRequest(): WatchBatchRequest {
+  return { batchId: "" };
+}
+
+export const WatchBatchRequest: MessageFns<WatchBatchRequest> = {
+  encode(message: WatchBatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.batchId !== "") {
+      writer.uint32(10).string(message.batchId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchBatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchBatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.batchId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchBatchRequest {
+    return {
+      batchId: isSet(object.batchId)
+        ? globalThis.String(object.batchId)
+        : isSet(object.batch_id)
+        ? globalThis.String(object.batch_id)
+        : "",
+    };
+  },
+
+  toJSON(message: WatchBatchRequest): unknown {
+    const obj: any = {};
+    if (message.batchId !== "") {
+      obj.batchId = message.batchId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchBatchRequest>, I>>(base?: I): WatchBatchRequest {
+    return WatchBatchRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchBatchRequest>, I>>(object: I): WatchBatchRequest {
+    const message = createBaseWatchBatchRequest();
+    message.batchId = object.batchId ?? "";
+    return message;
+  },
+};
+
+function createBaseCancelBatchRequest(): CancelBatchRequest {
+  return { batchId: "" };
+}
+
+export const CancelBatchRequest: MessageFns<CancelBatchRequest> = {
+  encode(message: CancelBatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.batchId !== "") {
+      writer.uint32(10).string(message.batchId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelBatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelBatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.batchId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelBatchRequest {
+    return {
+      batchId: isSet(object.batchId)
+        ? globalThis.String(object.batchId)
+        : isSet(object.batch_id)
+        ? globalThis.String(object.batch_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CancelBatchRequest): unknown {
+    const obj: any = {};
+    if (message.batchId !== "") {
+      obj.batchId = message.batchId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CancelBatchRequest>, I>>(base?: I): CancelBatchRequest {
+    return CancelBatchRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CancelBatchRequest>, I>>(object: I): CancelBatchRequest {
+    const message = createBaseCancelBatchRequest();
+    message.batchId = object.batchId ?? "";
+    return message;
+  },
+};
+
+function createBaseListBatchesRequest(): ListBatchesRequest {
+  return { pageSize: 0, pageToken: "" };
+}
+
+export const ListBatchesRequest: MessageFns<ListBatchesRequest> = {
+  encode(message: ListBatchesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pageSize !== 0) {
+      writer.uint32(8).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(18).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBatchesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBatchesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBatchesRequest {
+    return {
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListBatchesRequest): unknown {
+    const obj: any = {};
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListBatchesRequest>, I>>(base?: I): ListBatchesRequest {
+    return ListBatchesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListBatchesRequest>, I>>(object: I): ListBatchesRequest {
+    const message = createBaseListBatchesRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseListBatchesResponse(): ListBatchesResponse {
+  return { batches: [], nextPageToken: "" };
+}
+
+export const ListBatchesResponse: MessageFns<ListBatchesResponse> = {
+  encode(message: ListBatchesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.batches) {
+      Batch.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListBatchesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListBatchesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.batches.push(Batch.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListBatchesResponse {
+    return {
+      batches: globalThis.Array.isArray(object?.batches) ? object.batches.map((e: any) => Batch.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListBatchesResponse): unknown {
+    const obj: any = {};
+    if (message.batches?.length) {
+      obj.batches = message.batches.map((e) => Batch.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListBatchesResponse>, I>>(base?: I): ListBatchesResponse {
+    return ListBatchesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListBatchesResponse>, I>>(object: I): ListBatchesResponse {
+    const message = createBaseListBatchesResponse();
+    message.batches = object.batches?.map((e) => Batch.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
 /**
  * Generates, edits and inpaints images, and keeps the jobs that made them.
  * GenerateImage, EditImage, Inpaint and WatchJob stream `ImageEvent`s:
@@ -3722,6 +5790,75 @@ export const ImageServiceService = {
     responseSerialize: (value: Job): Buffer => Buffer.from(Job.encode(value).finish()),
     responseDeserialize: (value: Buffer): Job => Job.decode(value),
   },
+  /**
+   * Runs many Generate, Edit and Inpaint requests (items, 1..1000) as one
+   * batch. Each item is an ordinary job (GetJob, WatchJob and CancelJob work
+   * on it), run in turn through the same per-key limits as single calls. The
+   * stream sends `accepted`, each item's `item_started` (its job id), each
+   * image as it finishes (tagged with its item), each item's `item_ended`
+   * (its own error never fails the others) and a closing `summary`. The batch
+   * goes on when the caller goes away: WatchBatch re-attaches. Send images by
+   * URL to keep a large batch under the message limit.
+   */
+  runBatch: {
+    path: "/visionstudio.image.v1.ImageService/RunBatch" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: RunBatchRequest): Buffer => Buffer.from(RunBatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RunBatchRequest => RunBatchRequest.decode(value),
+    responseSerialize: (value: BatchEvent): Buffer => Buffer.from(BatchEvent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BatchEvent => BatchEvent.decode(value),
+  },
+  /**
+   * Returns one of the caller's batches with its items. Another key's
+   * batch, or an unknown id, is NOT_FOUND.
+   */
+  getBatch: {
+    path: "/visionstudio.image.v1.ImageService/GetBatch" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetBatchRequest): Buffer => Buffer.from(GetBatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetBatchRequest => GetBatchRequest.decode(value),
+    responseSerialize: (value: Batch): Buffer => Buffer.from(Batch.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Batch => Batch.decode(value),
+  },
+  /** Pages through the caller's own batches, newest first. */
+  listBatches: {
+    path: "/visionstudio.image.v1.ImageService/ListBatches" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListBatchesRequest): Buffer => Buffer.from(ListBatchesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListBatchesRequest => ListBatchesRequest.decode(value),
+    responseSerialize: (value: ListBatchesResponse): Buffer => Buffer.from(ListBatchesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListBatchesResponse => ListBatchesResponse.decode(value),
+  },
+  /**
+   * Streams a batch as RunBatch does: what is done, then the rest as it
+   * finishes. Another key's batch, or an unknown id, is NOT_FOUND.
+   */
+  watchBatch: {
+    path: "/visionstudio.image.v1.ImageService/WatchBatch" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchBatchRequest): Buffer => Buffer.from(WatchBatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchBatchRequest => WatchBatchRequest.decode(value),
+    responseSerialize: (value: BatchEvent): Buffer => Buffer.from(BatchEvent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BatchEvent => BatchEvent.decode(value),
+  },
+  /**
+   * Cancels every unfinished item of one of the caller's batches (each
+   * running item's job as CancelJob would) and returns the batch; an ended
+   * batch is returned unchanged. Another key's batch is NOT_FOUND.
+   */
+  cancelBatch: {
+    path: "/visionstudio.image.v1.ImageService/CancelBatch" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CancelBatchRequest): Buffer => Buffer.from(CancelBatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CancelBatchRequest => CancelBatchRequest.decode(value),
+    responseSerialize: (value: Batch): Buffer => Buffer.from(Batch.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Batch => Batch.decode(value),
+  },
 } as const;
 
 export interface ImageServiceServer extends UntypedServiceImplementation {
@@ -3767,6 +5904,35 @@ export interface ImageServiceServer extends UntypedServiceImplementation {
    * Another key's job, or an unknown id, is NOT_FOUND.
    */
   cancelJob: handleUnaryCall<CancelJobRequest, Job>;
+  /**
+   * Runs many Generate, Edit and Inpaint requests (items, 1..1000) as one
+   * batch. Each item is an ordinary job (GetJob, WatchJob and CancelJob work
+   * on it), run in turn through the same per-key limits as single calls. The
+   * stream sends `accepted`, each item's `item_started` (its job id), each
+   * image as it finishes (tagged with its item), each item's `item_ended`
+   * (its own error never fails the others) and a closing `summary`. The batch
+   * goes on when the caller goes away: WatchBatch re-attaches. Send images by
+   * URL to keep a large batch under the message limit.
+   */
+  runBatch: handleServerStreamingCall<RunBatchRequest, BatchEvent>;
+  /**
+   * Returns one of the caller's batches with its items. Another key's
+   * batch, or an unknown id, is NOT_FOUND.
+   */
+  getBatch: handleUnaryCall<GetBatchRequest, Batch>;
+  /** Pages through the caller's own batches, newest first. */
+  listBatches: handleUnaryCall<ListBatchesRequest, ListBatchesResponse>;
+  /**
+   * Streams a batch as RunBatch does: what is done, then the rest as it
+   * finishes. Another key's batch, or an unknown id, is NOT_FOUND.
+   */
+  watchBatch: handleServerStreamingCall<WatchBatchRequest, BatchEvent>;
+  /**
+   * Cancels every unfinished item of one of the caller's batches (each
+   * running item's job as CancelJob would) and returns the batch; an ended
+   * batch is returned unchanged. Another key's batch is NOT_FOUND.
+   */
+  cancelBatch: handleUnaryCall<CancelBatchRequest, Batch>;
 }
 
 export interface ImageServiceClient extends Client {
@@ -3881,6 +6047,84 @@ export interface ImageServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: Job) => void,
+  ): ClientUnaryCall;
+  /**
+   * Runs many Generate, Edit and Inpaint requests (items, 1..1000) as one
+   * batch. Each item is an ordinary job (GetJob, WatchJob and CancelJob work
+   * on it), run in turn through the same per-key limits as single calls. The
+   * stream sends `accepted`, each item's `item_started` (its job id), each
+   * image as it finishes (tagged with its item), each item's `item_ended`
+   * (its own error never fails the others) and a closing `summary`. The batch
+   * goes on when the caller goes away: WatchBatch re-attaches. Send images by
+   * URL to keep a large batch under the message limit.
+   */
+  runBatch(request: RunBatchRequest, options?: Partial<CallOptions>): ClientReadableStream<BatchEvent>;
+  runBatch(
+    request: RunBatchRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<BatchEvent>;
+  /**
+   * Returns one of the caller's batches with its items. Another key's
+   * batch, or an unknown id, is NOT_FOUND.
+   */
+  getBatch(request: GetBatchRequest, callback: (error: ServiceError | null, response: Batch) => void): ClientUnaryCall;
+  getBatch(
+    request: GetBatchRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Batch) => void,
+  ): ClientUnaryCall;
+  getBatch(
+    request: GetBatchRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Batch) => void,
+  ): ClientUnaryCall;
+  /** Pages through the caller's own batches, newest first. */
+  listBatches(
+    request: ListBatchesRequest,
+    callback: (error: ServiceError | null, response: ListBatchesResponse) => void,
+  ): ClientUnaryCall;
+  listBatches(
+    request: ListBatchesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListBatchesResponse) => void,
+  ): ClientUnaryCall;
+  listBatches(
+    request: ListBatchesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListBatchesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Streams a batch as RunBatch does: what is done, then the rest as it
+   * finishes. Another key's batch, or an unknown id, is NOT_FOUND.
+   */
+  watchBatch(request: WatchBatchRequest, options?: Partial<CallOptions>): ClientReadableStream<BatchEvent>;
+  watchBatch(
+    request: WatchBatchRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<BatchEvent>;
+  /**
+   * Cancels every unfinished item of one of the caller's batches (each
+   * running item's job as CancelJob would) and returns the batch; an ended
+   * batch is returned unchanged. Another key's batch is NOT_FOUND.
+   */
+  cancelBatch(
+    request: CancelBatchRequest,
+    callback: (error: ServiceError | null, response: Batch) => void,
+  ): ClientUnaryCall;
+  cancelBatch(
+    request: CancelBatchRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Batch) => void,
+  ): ClientUnaryCall;
+  cancelBatch(
+    request: CancelBatchRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Batch) => void,
   ): ClientUnaryCall;
 }
 
