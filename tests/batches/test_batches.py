@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable
 from typing import Any
 
 import grpc
@@ -9,7 +10,7 @@ import pytest
 from visionstudio.image.v1 import image_service_pb2 as pb
 
 from tests.fake_openai import FakeOpenAI
-from tests.support.harness import AUTH, Harness, collect, png
+from tests.support.harness import AUTH, Harness, png
 
 OTHER = (("x-api-key", "test-key-2"),)
 Q, R = pb.Quality, pb.AspectRatio
@@ -26,6 +27,10 @@ REFERENCE = [
 ]
 
 
+async def collect_batch(call: AsyncIterable[pb.BatchEvent]) -> list[pb.BatchEvent]:
+    return [event async for event in call]
+
+
 def generate(
     item_id: str, prompt: str, n: int = 1, ratio: Any = 0, quality: Any = 0
 ) -> pb.BatchRequestItem:
@@ -39,7 +44,9 @@ async def test_the_reference_batch_streams_all_images_tagged_with_their_items(
     harness: Harness, upstream: FakeOpenAI
 ) -> None:
     items = [generate(f"item-{p}", f"a {p}", n, r, q) for p, n, r, q in REFERENCE]
-    events = await collect(harness.stub.RunBatch(pb.RunBatchRequest(items=items), metadata=AUTH))
+    events = await collect_batch(
+        harness.stub.RunBatch(pb.RunBatchRequest(items=items), metadata=AUTH)
+    )
     kinds = [e.WhichOneof("event") for e in events]
     assert kinds[0] == "accepted" and kinds[-1] == "summary"
     assert events[0].accepted.item_count == 8
@@ -61,7 +68,9 @@ async def test_a_failing_item_fails_alone(harness: Harness, upstream: FakeOpenAI
     image = png((64, 64))
     bad = pb.InpaintRequest(prompt="fix", image_file=image, mask_file=b"not an image")
     items = [generate("good", "a cat"), pb.BatchRequestItem(item_id="bad", inpaint=bad)]
-    events = await collect(harness.stub.RunBatch(pb.RunBatchRequest(items=items), metadata=AUTH))
+    events = await collect_batch(
+        harness.stub.RunBatch(pb.RunBatchRequest(items=items), metadata=AUTH)
+    )
     ended = {e.item_ended.item_id: e.item_ended for e in events if e.HasField("item_ended")}
     assert ended["good"].status == pb.BATCH_ITEM_STATUS_SUCCEEDED
     assert ended["bad"].status == pb.BATCH_ITEM_STATUS_FAILED
@@ -78,9 +87,9 @@ async def test_watch_replays_an_ended_batch_and_another_key_cannot_see_it(
     harness: Harness, upstream: FakeOpenAI
 ) -> None:
     items = [generate("a", "a fox", 2), generate("b", "a owl")]
-    run = await collect(harness.stub.RunBatch(pb.RunBatchRequest(items=items), metadata=AUTH))
+    run = await collect_batch(harness.stub.RunBatch(pb.RunBatchRequest(items=items), metadata=AUTH))
     batch_id = run[0].accepted.batch_id
-    watched = await collect(
+    watched = await collect_batch(
         harness.stub.WatchBatch(pb.WatchBatchRequest(batch_id=batch_id), metadata=AUTH)
     )
     assert sum(e.HasField("image") for e in watched) == 3
@@ -91,7 +100,7 @@ async def test_watch_replays_an_ended_batch_and_another_key_cannot_see_it(
         await harness.stub.GetBatch(pb.GetBatchRequest(batch_id=batch_id), metadata=OTHER)
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await collect(
+        await collect_batch(
             harness.stub.WatchBatch(pb.WatchBatchRequest(batch_id=batch_id), metadata=OTHER)
         )
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
@@ -101,11 +110,12 @@ async def test_cancel_ends_every_unfinished_item(harness: Harness, upstream: Fak
     items = [generate(f"i{n}", f"a slow {n}", 1, 0, Q.Value("QUALITY_HIGH")) for n in range(10)]
     stream = harness.stub.RunBatch(pb.RunBatchRequest(items=items), metadata=AUTH)
     first = await stream.read()
+    assert isinstance(first, pb.BatchEvent)
     batch_id = first.accepted.batch_id
     batch = await harness.stub.CancelBatch(pb.CancelBatchRequest(batch_id=batch_id), metadata=AUTH)
     assert batch.status == pb.BATCH_STATUS_CANCELLED
     rest = []
-    while (event := await stream.read()) is not grpc.aio.EOF:
+    while isinstance(event := await stream.read(), pb.BatchEvent):
         rest.append(event)
     assert rest[-1].summary.items_cancelled >= 1
     assert all(i.status != pb.BATCH_ITEM_STATUS_PENDING for i in batch.items)
