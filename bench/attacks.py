@@ -1,5 +1,7 @@
 """Peak server RSS and health latency under #15's memory attack: `--calls` border inpaints
-(5%, n=`--images`) of a 130 KB 6300x6300 PNG at once, against a server process.
+(5%, n=`--images`) of a 130 KB 6300x6300 PNG at once, against a server process; then the
+body attack: 8 HTTP bodies of 139 MB at once (a too-long prompt) and 32 keyless 62 MB
+EditImage calls, each against a fresh server.
 
 Usage: python -m bench.attacks [--calls 16 --images 10]  (the issue's figure; minutes on 2 cores)
 """
@@ -10,13 +12,24 @@ import argparse
 import asyncio
 import json
 import tempfile
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+
+import aiohttp
+import grpc
+from visionstudio.image.v1 import image_service_pb2 as pb
+from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
+from visionstudio.server.api.http.models import API_PREFIX
 
 from tests.fake_openai import FakeOpenAI
 from tests.fake_openai.config import FakeOpenAIConfig
 from tests.support.attacks import border_flood, peak_rss_mb
 from tests.support.harness import UPSTREAM_KEY
+from tests.support.ports import LOOPBACK
 from tests.support.processes import KEY, ServerProcess
+
+MB = 1_000_000
 
 
 async def _run(calls: int, images: int) -> dict[str, float]:
@@ -44,6 +57,56 @@ async def _run(calls: int, images: int) -> dict[str, float]:
     }
 
 
+async def _http_bodies(server: ServerProcess, count: int = 8, size: int = 139 * MB) -> Counter[str]:
+    """`count` generate bodies of `size` bytes at once, with a key: refused as a too-long
+    prompt, or as busy while others hold the request-bytes budget."""
+    body = b'{"prompt":"' + b"a" * size + b'"}'
+    url = f"http://{LOOPBACK}:{server.http_port}{API_PREFIX}/image/generation/generate-image"
+    async with aiohttp.ClientSession() as http:
+
+        async def post() -> str:
+            async with http.post(url, data=body, headers={"X-API-Key": KEY}) as answer:
+                return str(answer.status)
+
+        return Counter(await asyncio.gather(*(post() for _ in range(count))))
+
+
+async def _keyless_edits(
+    server: ServerProcess, count: int = 32, size: int = 62 * MB
+) -> Counter[str]:
+    body = pb.EditImageRequest(prompt="x", image_file=b"\0" * size)
+    async with grpc.aio.insecure_channel(
+        server.target, options=[("grpc.max_send_message_length", -1)]
+    ) as channel:
+        stub: pb_grpc.ImageServiceAsyncStub = pb_grpc.ImageServiceStub(channel)
+        calls = [stub.EditImage(body, metadata=(("x-api-key", "wrong"),)) for _ in range(count)]
+        return Counter([(await call.code()).name for call in calls])
+
+
+async def _rss_growth(
+    upstream_url: str, attack: Callable[[ServerProcess], Awaitable[Counter[str]]]
+) -> dict[str, object]:
+    """The attack against a fresh server: its peak RSS before and after, and the answers."""
+    with tempfile.TemporaryDirectory() as data:
+        server = ServerProcess(upstream_url, Path(data))
+        try:
+            await server.ready()
+            before = peak_rss_mb(server.proc.pid)
+            answers = await attack(server)
+            after = peak_rss_mb(server.proc.pid)
+        finally:
+            server.kill()
+    return {"peak_rss_mib_before": round(before), "peak_rss_mib": round(after), **answers}
+
+
+async def _bodies() -> dict[str, dict[str, object]]:
+    async with FakeOpenAI(FakeOpenAIConfig(api_key=UPSTREAM_KEY)) as upstream:
+        return {
+            "http_8x139MB": await _rss_growth(upstream.base_url, _http_bodies),
+            "grpc_keyless_32x62MB": await _rss_growth(upstream.base_url, _keyless_edits),
+        }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=16)
@@ -56,6 +119,10 @@ def main() -> None:
         f"(max {result['health_max_ms']} ms)"
     )
     print(json.dumps({"memory_attack": result}))
+    bodies = asyncio.run(_bodies())
+    for name, figures in bodies.items():
+        print(f"body attack {name}: {figures}")
+    print(json.dumps({"body_attack": bodies}))
 
 
 if __name__ == "__main__":
