@@ -142,7 +142,8 @@ def to_job(job: JobRecord, images: list[ImageReady]) -> pb.Job:
         operation=job.rpc,
         status=_STATUSES.get(job.status, pb.JOB_STATUS_UNSPECIFIED),
         model=job.model,
-        parameters_json=json.dumps(job.params, sort_keys=True),
+        # UTF-8, not \u escapes: a page of long non-ASCII prompts stays a third of the size.
+        parameters_json=json.dumps(job.params, sort_keys=True, ensure_ascii=False),
         number_of_images=job.number_of_images,
         images=[_image(i) for i in images],
         usage=usage_message(job.usage or Usage()),
