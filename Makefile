@@ -54,6 +54,7 @@ demo: $(STAMP)
 # About 15 minutes on the 2-core machine; `python -m bench.perf --help` picks sections.
 bench: $(STAMP)
 	$(BIN)/python -m bench.latency
+	$(BIN)/python -m bench.edit
 	$(BIN)/python -m bench.prep
 	$(BIN)/python -m bench.load --streams 100 --rounds 3
 	$(BIN)/python -m bench.perf

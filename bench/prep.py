@@ -15,7 +15,7 @@ from collections.abc import Callable
 from PIL import Image
 from visionstudio.server.prep import PixelBudget, finish
 from visionstudio.server.prep.geometry import border_canvas
-from visionstudio.server.prep.images import decode, encode, for_provider
+from visionstudio.server.prep.images import decode, encode, for_provider, png_as_is
 from visionstudio.server.prep.inpaint import InpaintJob
 from visionstudio.server.prep.masks import edit_area
 from visionstudio.server.provider.models import rules_for
@@ -58,6 +58,7 @@ def _steps(side: int) -> dict[str, Callable[[], object]]:
     return {
         "decode PNG input": lambda: decode(png, "image_file", 10**8),
         "input for provider (as is)": lambda: for_provider(decoded),
+        "edit: PNG input checked, not decoded": lambda: png_as_is(png, 10**8),
         "mask to edit area": lambda: edit_area(mask, decoded.size, "mask_file"),
         "inpaint: image+mask uploads": lambda: InpaintJob.masked(
             decoded.image, area, size, original, budget

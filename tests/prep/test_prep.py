@@ -9,7 +9,7 @@ from PIL import Image
 from visionstudio.server.errors import InvalidArgument
 from visionstudio.server.prep import finish
 from visionstudio.server.prep.geometry import border_canvas, largest_with_ratio
-from visionstudio.server.prep.images import decode, for_provider
+from visionstudio.server.prep.images import decode, for_provider, png_as_is
 from visionstudio.server.prep.masks import edit_area, provider_mask
 from visionstudio.server.spec import AspectRatio, OutputFormat
 
@@ -84,3 +84,30 @@ def test_cmyk_and_16_bit_inputs_are_normalised_for_the_provider() -> None:
         upload = for_provider(img)
         assert upload.mime_type == "image/png"
         assert Image.open(io.BytesIO(upload.data)).mode in ("RGB", "RGBA")
+
+
+def test_a_plain_png_goes_upstream_unchanged_from_its_header() -> None:
+    raw = _encode(Image.new("RGB", (96, 64), (1, 2, 3)))
+    found = png_as_is(raw, max_pixels=10_000)
+    assert found is not None
+    upload, size = found
+    assert upload.data is raw and upload.mime_type == "image/png" and size == (96, 64)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        _encode(Image.new("RGB", (64, 64)))[:-20],  # truncated: decoding names the fault
+        _encode(Image.new("P", (64, 64))),  # palette: converted first
+        _encode(Image.new("RGB", (64, 64)), "JPEG"),
+        _encode(Image.new("RGB", (200, 200))),  # over the pixel limit: decoding refuses it
+    ],
+)
+def test_anything_else_is_left_to_decoding(raw: bytes) -> None:
+    assert png_as_is(raw, max_pixels=10_000) is None
+
+
+def test_a_damaged_chunk_is_caught_without_decoding() -> None:
+    raw = bytearray(_encode(Image.new("RGB", (64, 64), (9, 9, 9))))
+    raw[-30] ^= 0xFF  # inside the image data: its CRC no longer matches
+    assert png_as_is(bytes(raw), max_pixels=10_000) is None

@@ -24,6 +24,7 @@ from visionstudio.server.prep.images import (
     decode,
     for_provider,
     header_pixels,
+    png_as_is,
 )
 from visionstudio.server.prep.inpaint import InpaintJob
 from visionstudio.server.prep.masks import edit_area
@@ -85,10 +86,13 @@ class Prep:
 
     # The plans run in worker threads, each holding the pixels it decodes.
     def _edit_plan(self, spec: JobSpec, rules: ModelRules, src: _Input) -> Plan:
-        with self._budget.hold(self._pixels(src)):
-            source = self._decode(src)
-            ratio = spec.aspect_ratio or AspectRatio.closest_to(*source.size)
-            upload = for_provider(source)
+        as_is = png_as_is(src.data, self._max_pixels)
+        if as_is is None:
+            with self._budget.hold(self._pixels(src)):
+                source = self._decode(src)
+                as_is = for_provider(source), source.size
+        upload, size = as_is
+        ratio = spec.aspect_ratio or AspectRatio.closest_to(*size)
         transparent = spec.background is Background.TRANSPARENT
         done = functools.partial(
             finish.to_ratio, ratio=ratio, fmt=spec.output_format, transparent=transparent

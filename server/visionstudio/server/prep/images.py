@@ -104,6 +104,32 @@ def encode(
     return out.getvalue()
 
 
+def png_as_is(data: bytes, max_pixels: int) -> tuple[UploadFile, tuple[int, int]] | None:
+    """A PNG that can go upstream unchanged, with its size, checked from its header and chunk
+    checksums without decoding a pixel (a 1.6 MB photo: 1.4 ms instead of 26). None when it
+    needs decoding, or is faulty: `decode` then does the work or names the fault."""
+    if not data.startswith(b"\x89PNG") or len(data) >= PROVIDER_MAX_BYTES or b"eXIf" in data:
+        # EXIF may rotate it (the search may also hit compressed bytes: then it is decoded).
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                size = img.size
+                if img.mode not in ("RGB", "RGBA", "L", "LA") or size[0] * size[1] > max_pixels:
+                    return None
+                img.verify()  # every chunk's CRC up to IEND: catches truncation and damage
+    except (
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+        OSError,
+        SyntaxError,
+        ValueError,
+    ):
+        return None
+    return UploadFile("image.png", data, "image/png"), size
+
+
 def for_provider(img: InputImage, max_bytes: int = PROVIDER_MAX_BYTES) -> UploadFile:
     """The input as a file the provider accepts: unchanged when possible, else PNG, scaled
     down until it is under the provider's byte limit."""
