@@ -54,7 +54,9 @@ async def test_latency_overlaps_concurrent_requests(client: AsyncOpenAI, fake: F
     )
     elapsed = time.monotonic() - started
     assert len(results) == 4
-    assert 0.3 <= elapsed < 1.0
+    assert elapsed >= 0.3
+    # All four were in flight together: they overlapped (no wall-clock bound, which flakes
+    # on a loaded machine).
     assert fake.max_in_flight == 4 and fake.in_flight == 0
 
 
