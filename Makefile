@@ -29,7 +29,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 # The Python checks and suite first, then the contract gate, the reference and the Node client.
-test: proto-check lint deploy-lint
+test: system-deps proto-check lint deploy-lint
 	$(BIN)/pytest -q
 	$(MAKE) --no-print-directory proto-lint docs-check node-test
 
@@ -37,6 +37,10 @@ test: proto-check lint deploy-lint
 # Compose file, the Kubernetes manifests and the dashboards are checked by tests/deploy.
 deploy-lint: $(STAMP)
 	$(BIN)/hadolint Dockerfile
+
+# PostgreSQL's server binaries and Chromium for the tests, from Debian's packages when missing.
+system-deps:
+	@tools/system-deps.sh
 
 # Runs the service. With no VISIONSTUDIO_API_KEYS a development key is created
 # in $(DATA_DIR)/dev-api-key and printed.

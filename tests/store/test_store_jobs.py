@@ -124,3 +124,19 @@ async def test_reopening_keeps_the_data_and_the_schema(backend: Backend) -> None
     job, _ = await first.create_job(new_job())
     second = await backend.open()
     assert await second.get_job(job.id) == job
+
+
+async def test_writers_cancelled_mid_statement_leave_the_store_writable(store: JobStore) -> None:
+    job, _ = await store.create_job(new_job())
+    # Cancelled at every point of their transactions (a cancelled job's image tasks do this).
+    for delay_steps in range(6):
+        writes = [asyncio.create_task(store.add_image(new_image(job.id, i))) for i in range(8)]
+        for _ in range(delay_steps):
+            await asyncio.sleep(0)
+        for task in writes:
+            task.cancel()
+        await asyncio.gather(*writes, return_exceptions=True)
+    last = new_image(job.id, 99)
+    await store.add_image(last)
+    assert await store.get_image(last.id) is not None
+    await store.finish_job(job.id, JobStatus.SUCCEEDED, Usage())

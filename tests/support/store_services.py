@@ -5,7 +5,7 @@
 - S3: moto's server (the `moto[server]` dev dependency) as a separate process; each test gets a
   fresh bucket and dummy credentials through the usual AWS variables.
 
-Missing PostgreSQL binaries fail the tests instead of skipping them: CI installs them (.ci/run).
+Missing PostgreSQL binaries fail the tests instead of skipping them: `make test` installs them.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def postgres_bindir() -> Path:
     pytest.fail(
         "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found on PATH, via pg_config"
         " or under /usr/lib/postgresql/*/bin; install them (Debian: apt-get install postgresql,"
-        " as .ci/run does)",
+        " as `make test` does)",
         pytrace=False,
     )
 

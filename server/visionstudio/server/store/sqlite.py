@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -55,13 +56,20 @@ class SqliteJobStore(SqlJobStore):
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._write_lock:
-            await self._db.execute("BEGIN IMMEDIATE")
+            # aiosqlite runs each statement in its own thread whether or not the caller is
+            # cancelled meanwhile: a BEGIN the caller stopped waiting for still opens the
+            # transaction, so it is waited for and rolled back before the lock is given back
+            # (else the next writer fails "cannot start a transaction within a transaction").
+            begin = asyncio.ensure_future(self._db.execute("BEGIN IMMEDIATE"))
             try:
+                await asyncio.shield(begin)
                 yield self._db
             except BaseException:
-                await self._db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):  # a BEGIN that failed opened nothing
+                    await asyncio.shield(begin)
+                    await asyncio.shield(self._db.execute("ROLLBACK"))
                 raise
-            await self._db.execute("COMMIT")
+            await asyncio.shield(self._db.execute("COMMIT"))
 
     async def _fetch(self, statement: str, args: Sequence[Any]) -> Sequence[sql.Row]:
         async with self._db.execute(statement, args) as cur:
