@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-from visionstudio.server.assembly import StartupError, start
+from visionstudio.server.assembly import start
+from visionstudio.server.core import StartupError
 from visionstudio.server.errors import ResourceExhausted
 from visionstudio.server.provider.budget import ProviderBudget
 from visionstudio.server.settings import Settings

@@ -12,7 +12,8 @@ import pytest
 from visionstudio.client import MAX_MESSAGE_BYTES
 from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
-from visionstudio.server.assembly import RunningService, StartupError, start
+from visionstudio.server.assembly import RunningService, start
+from visionstudio.server.core import StartupError
 
 from tests.fake_openai import FakeOpenAI, FakeOpenAIConfig
 from tests.support.harness import API_KEY, AUTH, UPSTREAM_KEY, collect, images_of

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import uvloop
 from visionstudio.server.api.auth import dev_key
-from visionstudio.server.assembly import StartupError, start
+from visionstudio.server.assembly import start
+from visionstudio.server.core import StartupError
 from visionstudio.server.observability import logs, tracing
 from visionstudio.server.settings import Settings, client_keys
 
