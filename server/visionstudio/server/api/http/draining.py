@@ -4,14 +4,12 @@ still answer."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
+from aiohttp.typedefs import Handler, Middleware
 from visionstudio.server.api.http.envelope import error_response
 from visionstudio.server.errors import Unavailable
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Long enough for another replica's readiness to take the traffic.
 RETRY_AFTER_S = 1.0

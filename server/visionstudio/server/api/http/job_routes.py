@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncGenerator
-from typing import Any, cast
+from typing import cast
 
-import orjson
 from aiohttp import web
 from visionstudio.server.api.http import job_answers, sse
+from visionstudio.server.api.http.envelope import json_answer
 from visionstudio.server.api.http.job_answers import JobFilter, UsageRange, WatchQuery, epoch
 from visionstudio.server.api.http.middleware import caller_of
 from visionstudio.server.api.http.models import API_PREFIX
@@ -41,11 +41,11 @@ class JobRoutes:
 
     async def _cancel(self, request: web.Request) -> web.Response:
         view = await self._studio.cancel(request.match_info["job_id"], caller_of(request))
-        return _json(job_answers.job_json(view.job, view.images))
+        return json_answer(job_answers.job_json(view.job, view.images))
 
     async def _get(self, request: web.Request) -> web.Response:
         view = await self._queries.get(request.match_info["job_id"], caller_of(request))
-        return _json(job_answers.job_json(view.job, view.images))
+        return json_answer(job_answers.job_json(view.job, view.images))
 
     async def _list(self, request: web.Request) -> web.Response:
         query = job_answers.parse_query(JobFilter, request.query)
@@ -57,14 +57,14 @@ class JobRoutes:
             page_size=query.page_size,
             page_token=query.page_token,
         )
-        return _json(job_answers.page_json(page))
+        return json_answer(job_answers.page_json(page))
 
     async def _usage(self, request: web.Request) -> web.Response:
         query = job_answers.parse_query(UsageRange, request.query)
         totals = await self._queries.usage(
             caller_of(request), since=epoch(query.start_time), until=epoch(query.end_time)
         )
-        return _json(job_answers.usage_json(totals))
+        return json_answer(job_answers.usage_json(totals))
 
     async def _watch(self, request: web.Request) -> web.StreamResponse:
         query = job_answers.parse_query(WatchQuery, request.query)
@@ -75,9 +75,3 @@ class JobRoutes:
         )
         async with contextlib.aclosing(events):
             return await sse.stream(request, events)
-
-
-def _json(body: dict[str, Any]) -> web.Response:
-    # orjson writes UTF-8 (json.dumps would escape every non-ASCII character, up to 12 bytes
-    # for one, tripling a page of long prompts).
-    return web.Response(body=orjson.dumps(body), content_type="application/json")

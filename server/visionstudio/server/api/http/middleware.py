@@ -6,10 +6,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from aiohttp.typedefs import Middleware
+from aiohttp.typedefs import Handler, Middleware
 from opentelemetry import trace
 from visionstudio.server.api.auth import API_KEY_HEADER, ApiKeys
 from visionstudio.server.api.byte_budget import ByteBudget
@@ -28,8 +27,6 @@ from visionstudio.server.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
 tracer = trace.get_tracer(__name__)
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _CALLER = web.RequestKey("caller", str)
 # Probes answer without a key; images may instead bring a signature (the handler checks it).

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import cast
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from visionstudio.server.api.http import answers, sse
 from visionstudio.server.api.http.envelope import error_response
 from visionstudio.server.api.http.middleware import caller_of
@@ -21,8 +22,6 @@ from visionstudio.server.api.http.openapi import OPENAPI_PATH, openapi_document
 from visionstudio.server.errors import ServiceError
 from visionstudio.server.jobs.events import Accepted, Finished, ImageReady, JobEvent
 from visionstudio.server.jobs.runner import ImageStudio
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class JsonApi:
