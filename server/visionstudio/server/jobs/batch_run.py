@@ -120,6 +120,10 @@ class BatchRun:
                     self.record.id, position, ItemStatus.RUNNING, job_id=event.job_id
                 )
                 self.feed.publish(ItemStarted(item.item_id, event.job_id))
+                if self.cancelled:
+                    # CancelBatch came while this job was being accepted, after it had
+                    # cancelled the running ones: this one stops too.
+                    await self._studio.cancel(event.job_id, self.record.caller)
             elif isinstance(event, ImageReady):
                 job_id = self.running[position]
                 self.feed.publish(ItemImage(item.item_id, job_id, event))

@@ -171,12 +171,17 @@ class Batches:
                 await self._studio.cancel(job_id, caller)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(task), CANCEL_SETTLE_S)
+            if not task.done():
+                # Its items are slow to stop (a loaded process): the answer still says what
+                # the cancel decided; the driver records the same when they have ended.
+                await self._cancel_stored(record)
         elif record.status is BatchStatus.RUNNING:
             await self._cancel_stored(record)
         return await self.get(record.id, caller)
 
     async def _cancel_stored(self, record: BatchRecord) -> None:
-        """A batch no process here drives: its started jobs are cancelled, the rest marked."""
+        """In the store: the batch's started jobs are cancelled, the rest marked (for a batch no
+        process here drives, or one whose driver has not settled yet)."""
         for item in await self._store.list_batch_items(record.id):
             if item.status is ItemStatus.RUNNING and item.job_id is not None:
                 await self._studio.cancel(item.job_id, record.caller)
