@@ -4,7 +4,9 @@ Each surface caps one message or body; nothing capped how many arrive together (
 of 139 MB took 1.6 GB). A call reserves its size before its bytes are read and gives it back
 once they are in; a call that cannot get its bytes within `wait_s` is refused (503 /
 UNAVAILABLE, retry later). A reservation larger than the whole budget waits for it to empty,
-then runs alone.
+then runs alone. An HTTP body's reservation covers its parsing too, and may grow once its
+bytes show what parsing them costs (`api/http/bodies.py`); a gRPC call's shrinks to what its
+message costs once received (`api/grpc/interceptor.py`).
 """
 
 from __future__ import annotations
@@ -27,14 +29,15 @@ class ByteBudget:
     def used(self) -> int:
         return self._used
 
-    def _fits(self, size: int) -> bool:
-        return self._used == 0 or self._used + size <= self.capacity
+    def _fits(self, size: int, held: int) -> bool:
+        # `held`: what the caller already holds; alone in the budget, it may pass it.
+        return self._used == held or self._used + size <= self.capacity
 
-    async def acquire(self, size: int) -> None:
+    async def acquire(self, size: int, *, held: int = 0) -> None:
         async with self._changed:
             try:
                 async with asyncio.timeout(self._wait_s):
-                    await self._changed.wait_for(lambda: self._fits(size))
+                    await self._changed.wait_for(lambda: self._fits(size, held))
             except TimeoutError:
                 raise Unavailable(
                     "too many request bytes are being received at once; retry shortly",
@@ -48,6 +51,10 @@ class ByteBudget:
             self._used -= size
             self._changed.notify_all()
 
+    async def reserve(self, size: int) -> Reservation:
+        await self.acquire(size)
+        return Reservation(self, size)
+
     @contextlib.asynccontextmanager
     async def reserved(self, size: int) -> AsyncIterator[None]:
         await self.acquire(size)
@@ -55,3 +62,23 @@ class ByteBudget:
             yield
         finally:
             await self.release(size)
+
+
+class Reservation:
+    """Bytes held in a budget: they may grow or shrink as what they cover becomes known, and
+    are given back once."""
+
+    def __init__(self, budget: ByteBudget, size: int) -> None:
+        self._budget = budget
+        self.size = size
+
+    async def resize(self, size: int) -> None:
+        if size > self.size:
+            await self._budget.acquire(size - self.size, held=self.size)
+            self.size = size
+        elif size < self.size:
+            freed, self.size = self.size - size, size
+            await self._budget.release(freed)
+
+    async def release(self) -> None:
+        await self.resize(0)

@@ -3,7 +3,6 @@ authentication and the one place where errors become JSON error answers."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -11,7 +10,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from opentelemetry import trace
 from visionstudio.server.api.auth import API_KEY_HEADER, ApiKeys
-from visionstudio.server.api.byte_budget import ByteBudget
+from visionstudio.server.api.byte_budget import ByteBudget, Reservation
+from visionstudio.server.api.http import bodies
 from visionstudio.server.api.http.connections import ConnectionGuard
 from visionstudio.server.api.http.envelope import error_response
 from visionstudio.server.api.http.models import BODY
@@ -145,32 +145,26 @@ def bounded_bodies(
     """Marks the connection as inside a request (the guard never evicts it), and receives the
     body here, under the byte budget and within `body_timeout_s` in all: a body trickled in a
     byte a second, or a hundred bodies at once, hold no memory the budget did not grant.
-    Handlers then read the body aiohttp keeps. Runs after `authenticated`: no keyless body
-    is ever received."""
+    Handlers then parse it with `bodies.parsed`, still under the budget. Runs after
+    `authenticated`: no keyless body is ever received."""
 
     @web.middleware
     async def bounded(request: web.Request, handler: Handler) -> web.StreamResponse:
         guard.request_started(request.protocol)
+        reservation: Reservation | None = None
         try:
             if request.body_exists:
                 try:
-                    await _receive(request, budget, body_timeout_s, max_body)
+                    reservation = await bodies.receive(
+                        request, budget, timeout_s=body_timeout_s, limit=max_body
+                    )
                 except web.HTTPRequestEntityTooLarge:
                     too_large = InvalidArgument(BODY, f"is larger than {max_body} bytes")
                     return error_response(too_large, status=413)
             return await handler(request)
         finally:
+            if reservation is not None:
+                await reservation.release()
             guard.request_finished(request.protocol)
 
     return bounded
-
-
-async def _receive(request: web.Request, budget: ByteBudget, timeout_s: float, limit: int) -> None:
-    # Unknown length (chunked): reserve the most it may be.
-    size = min(request.content_length or limit, limit)
-    async with budget.reserved(size):
-        try:
-            async with asyncio.timeout(timeout_s):
-                await request.read()
-        except TimeoutError:
-            raise web.HTTPRequestTimeout(reason="Request Body Timeout") from None

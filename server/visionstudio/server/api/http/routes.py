@@ -14,7 +14,7 @@ from typing import cast
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from visionstudio.server.api.http import answers, sse
+from visionstudio.server.api.http import answers, bodies, sse
 from visionstudio.server.api.http.envelope import error_response
 from visionstudio.server.api.http.middleware import caller_of
 from visionstudio.server.api.http.models import ENDPOINTS, JOB_ID_HEADER, Endpoint
@@ -46,10 +46,8 @@ class JsonApi:
         return handle
 
     async def _run(self, endpoint: Endpoint, request: web.Request) -> web.StreamResponse:
-        # Already received (and bounded) by the `bounded_bodies` middleware.
-        raw = await request.read()
-        # Parsing and base64-decoding up to ~140 MB would stall every other caller's stream.
-        spec = await asyncio.to_thread(endpoint.parse, raw)
+        # Received (and bounded) by the `bounded_bodies` middleware, parsed under its budget.
+        spec = await bodies.parsed(request, endpoint.parse)
         # An async generator: closing it on any exit (the caller hanging up included) cancels
         # the job's upstream calls at once instead of whenever it is garbage-collected.
         events = cast(
