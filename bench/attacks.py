@@ -1,7 +1,8 @@
 """Peak server RSS and health latency under #15's memory attack: `--calls` border inpaints
 (5%, n=`--images`) of a 130 KB 6300x6300 PNG at once, against a server process; then the
-body attack: 8 HTTP bodies of 139 MB at once (a too-long prompt) and 32 keyless 62 MB
-EditImage calls, each against a fresh server.
+body attacks, each against a fresh server: 8 keyed HTTP bodies of 139 MB at once (a prompt
+far too long), 16 keyed EditImage calls of 62 MB (refused once received) and 32 keyless
+62 MB EditImage calls.
 
 Usage: python -m bench.attacks [--calls 16 --images 10]  (the issue's figure; minutes on 2 cores)
 """
@@ -16,17 +17,14 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import aiohttp
 import grpc
 from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
-from visionstudio.server.api.http.models import API_PREFIX
 
 from tests.fake_openai import FakeOpenAI
 from tests.fake_openai.config import FakeOpenAIConfig
-from tests.support.attacks import border_flood, peak_rss_mb
+from tests.support.attacks import Outcome, body_flood, border_flood, message_flood, peak_rss_mb
 from tests.support.harness import UPSTREAM_KEY
-from tests.support.ports import LOOPBACK
 from tests.support.processes import KEY, ServerProcess
 
 MB = 1_000_000
@@ -57,34 +55,37 @@ async def _run(calls: int, images: int) -> dict[str, float]:
     }
 
 
-async def _http_bodies(server: ServerProcess, count: int = 8, size: int = 139 * MB) -> Counter[str]:
-    """`count` generate bodies of `size` bytes at once, with a key: refused as a too-long
-    prompt, or as busy while others hold the request-bytes budget."""
-    body = b'{"prompt":"' + b"a" * size + b'"}'
-    url = f"http://{LOOPBACK}:{server.http_port}{API_PREFIX}/image/generation/generate-image"
-    async with aiohttp.ClientSession() as http:
+async def _http_bodies(server: ServerProcess) -> dict[str, object]:
+    outcome = await body_flood(server.http_port, KEY, count=8, size=139 * MB)
+    return {**Counter(str(status) for status in outcome.http_statuses), **_health(outcome)}
 
-        async def post() -> str:
-            async with http.post(url, data=body, headers={"X-API-Key": KEY}) as answer:
-                return str(answer.status)
 
-        return Counter(await asyncio.gather(*(post() for _ in range(count))))
+async def _keyed_edits(server: ServerProcess) -> dict[str, object]:
+    outcome = await message_flood(server.grpc_port, server.http_port, KEY, count=16, size=62 * MB)
+    return {**Counter(code.name for code in outcome.codes), **_health(outcome)}
+
+
+def _health(outcome: Outcome) -> dict[str, object]:
+    return {
+        "health_p99_ms": round(outcome.health_p99_ms, 1),
+        "health_max_ms": round(max(outcome.health_ms, default=0), 1),
+    }
 
 
 async def _keyless_edits(
     server: ServerProcess, count: int = 32, size: int = 62 * MB
-) -> Counter[str]:
+) -> dict[str, object]:
     body = pb.EditImageRequest(prompt="x", image_file=b"\0" * size)
     async with grpc.aio.insecure_channel(
         server.target, options=[("grpc.max_send_message_length", -1)]
     ) as channel:
         stub: pb_grpc.ImageServiceAsyncStub = pb_grpc.ImageServiceStub(channel)
         calls = [stub.EditImage(body, metadata=(("x-api-key", "wrong"),)) for _ in range(count)]
-        return Counter([(await call.code()).name for call in calls])
+        return dict(Counter([(await call.code()).name for call in calls]))
 
 
 async def _rss_growth(
-    upstream_url: str, attack: Callable[[ServerProcess], Awaitable[Counter[str]]]
+    upstream_url: str, attack: Callable[[ServerProcess], Awaitable[dict[str, object]]]
 ) -> dict[str, object]:
     """The attack against a fresh server: its peak RSS before and after, and the answers."""
     with tempfile.TemporaryDirectory() as data:
@@ -103,6 +104,7 @@ async def _bodies() -> dict[str, dict[str, object]]:
     async with FakeOpenAI(FakeOpenAIConfig(api_key=UPSTREAM_KEY)) as upstream:
         return {
             "http_8x139MB": await _rss_growth(upstream.base_url, _http_bodies),
+            "grpc_keyed_16x62MB": await _rss_growth(upstream.base_url, _keyed_edits),
             "grpc_keyless_32x62MB": await _rss_growth(upstream.base_url, _keyless_edits),
         }
 

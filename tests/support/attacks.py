@@ -49,7 +49,11 @@ class Outcome:
 
     @property
     def health_p99_ms(self) -> float:
-        return statistics.quantiles(self.health_ms, n=100)[98] if len(self.health_ms) > 1 else 0
+        return (
+            statistics.quantiles(self.health_ms, n=100, method="inclusive")[98]
+            if len(self.health_ms) > 1
+            else 0
+        )
 
 
 async def _inpaint(stub: pb_grpc.ImageServiceAsyncStub, key: str, data: bytes, n: int) -> int:
