@@ -74,6 +74,8 @@ class Stack:
     grpc_port: int
     http_port: int
     server_pid: int
+    # grpc.health.v1 answered off the event loop (VISIONSTUDIO_HEALTH_PORT).
+    health_port: int
 
     @property
     def target(self) -> str:
@@ -94,8 +96,10 @@ def processes(
     """Starts the upstream and the server; stops both (SIGTERM) on the way out."""
     options = options or ServerOptions()
     upstream_port, grpc_port, http_port = free_port(), free_port(), free_port()
+    health_port = free_port()
     upstream_url = f"http://127.0.0.1:{upstream_port}/v1"
-    env = server_env(upstream_url, UPSTREAM_KEY, options.keys, **options.settings())
+    settings = {"VISIONSTUDIO_HEALTH_PORT": str(health_port), **options.settings()}
+    env = server_env(upstream_url, UPSTREAM_KEY, options.keys, **settings)
     with tempfile.TemporaryDirectory(prefix="visionstudio-bench-") as data_dir:
         fake = start_fake_openai(upstream_port, upstream.options())
         server = start_server(
@@ -109,7 +113,7 @@ def processes(
         try:
             wait_for_port(upstream_port, process=fake)
             wait_for_port(grpc_port, process=server)
-            yield Stack(upstream_url, fake.pid, grpc_port, http_port, server.pid)
+            yield Stack(upstream_url, fake.pid, grpc_port, http_port, server.pid, health_port)
         finally:
             for proc in (server, fake):
                 proc.terminate()

@@ -27,19 +27,26 @@ def _added(phase: Phase, baseline: Phase) -> Added:
     )
 
 
+# p50, p99, max (ms), per repetition.
+Spread = tuple[float, float, float]
+
+
 async def _measure(
     report: Report, stack: Stack, direct: Call, variants: dict[str, Call], loop: str
-) -> tuple[dict[str, list[Added]], list[tuple[float, float, float]]]:
+) -> tuple[dict[str, list[Added]], list[Spread], list[Spread]]:
+    """Added latencies per surface; the event loop's lag (health checks on the gRPC port)
+    and health checks on the health port (answered off the loop) during the load."""
     config = report.config
     share = config.streams // len(variants)
     results: dict[str, list[Added]] = {name: [] for name in variants}
-    lags: list[tuple[float, float, float]] = []
+    lags: list[Spread] = []
+    checks: list[Spread] = []
     phases: list[Phase] = []
     # Warm every connection and pool (and the upstream's cached image) before timing.
     for call in (direct, *variants.values()):
         await staggered(call, share, 1, 0.0)
     for _ in range(config.repetitions):
-        with HealthProbe(stack.grpc_port) as probe:
+        with HealthProbe(stack.grpc_port) as probe, HealthProbe(stack.health_port) as health:
             await asyncio.sleep(1.0)  # the probe's idle baseline
             # Interleaved: the upstream answers calls in the order they came, and calls
             # started together would be answered (and handled) one after the other.
@@ -52,11 +59,12 @@ async def _measure(
                 ),
             )
         lags.append(lag(probe.samples, baseline.started, baseline.ended))
+        checks.append(lag(health.samples, baseline.started, baseline.ended, above_idle=False))
         phases += [baseline, *measured]
         for name, phase in zip(variants, measured, strict=True):
             results[name].append(_added(phase, baseline))
     note_errors(report, f"latency ({loop})", phases)
-    return results, lags
+    return results, lags, checks
 
 
 async def latency_section(report: Report, stack: Stack, loop: str) -> None:
@@ -81,7 +89,7 @@ async def latency_section(report: Report, stack: Stack, loop: str) -> None:
         "HTTP/JSON": http.call,
     }
     try:
-        results, lags = await _measure(report, stack, direct.call, variants, loop)
+        results, lags, checks = await _measure(report, stack, direct.call, variants, loop)
     finally:
         await grpc_driver.close()
         await direct.close()
@@ -98,13 +106,30 @@ async def latency_section(report: Report, stack: Stack, loop: str) -> None:
         "event_loop": loop,
     }
     _add_figures(report, conditions, results, lags, loop)
+    _add_health(report, conditions, checks, loop)
+
+
+def _add_health(
+    report: Report, conditions: dict[str, Any], checks: list[Spread], loop: str
+) -> None:
+    health = report.section(
+        "health checks",
+        conditions | {"measured_as": "grpc.health.v1 Check on the health port, whole time"},
+    )
+    for i, which in enumerate(("p50", "p99", "max")):
+        health.add(
+            f"health check {which}, {report.config.streams} streams, {loop}",
+            "ms",
+            [entry[i] for entry in checks],
+            Target("<=", 50.0) if which == "p99" else None,
+        )
 
 
 def _add_figures(
     report: Report,
     conditions: dict[str, Any],
     results: dict[str, list[Added]],
-    lags: list[tuple[float, float, float]],
+    lags: list[Spread],
     loop: str,
 ) -> None:
     added = report.section("added latency", conditions)

@@ -88,12 +88,15 @@ async def closed_loop(call: Call, streams: int, seconds: float) -> Phase:
     return phase
 
 
-def lag(samples: Sequence[Sample], start: float, end: float) -> tuple[float, float, float]:
-    """Health-check time under load above the idle median: p50, p99, max (ms)."""
+def lag(
+    samples: Sequence[Sample], start: float, end: float, *, above_idle: bool = True
+) -> tuple[float, float, float]:
+    """Health-check time under load above the idle median (or whole, without `above_idle`):
+    p50, p99, max (ms)."""
     idle, loaded = idle_and_loaded(samples, start, end)
-    if not idle or not loaded:
+    if not loaded or (above_idle and not idle):
         return (float("nan"),) * 3
-    return p50_p99_max_ms(loaded, base=statistics.median(idle))
+    return p50_p99_max_ms(loaded, base=statistics.median(idle) if above_idle else 0.0)
 
 
 def note_errors(report: Report, what: str, phases: Iterable[Phase]) -> None:

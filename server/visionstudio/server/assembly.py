@@ -60,6 +60,8 @@ class RunningService:
         await core.batches.stop()
         await core.studio.drain(grace_s)
         await grpc_stopped
+        if self.grpc.health_listener is not None:
+            self.grpc.health_listener.stop()
         await self.http_runner.cleanup()
         await core.provider.close()
         await core.fetcher.close()
@@ -139,6 +141,7 @@ async def start(settings: Settings, keys: Sequence[str]) -> RunningService:
         tls,
         request_bytes,
     )
+    readiness.report_to(grpc.health_listener)
     await readiness.check()
     readiness.start()
     core.retention.start()

@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     batch_item_concurrency: int = Field(default=4, ge=1, le=64)
     # How often the provider's reachability is probed for readiness (grpc health, /readyz).
     health_probe_interval_s: float = 30.0
+    # grpc.health.v1 also on this port, answered off the event loop (quick under any load);
+    # unset: only on the gRPC port.
+    health_port: int | None = None
     # PEM files; when both are set, gRPC and HTTP serve TLS only.
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None

@@ -9,6 +9,7 @@ import logging
 
 from grpc_health.v1 import health, health_pb2
 from visionstudio.image.v1 import image_service_pb2
+from visionstudio.server.api.grpc.health_listener import HealthListener
 from visionstudio.server.background import Periodic
 from visionstudio.server.provider.base import ImageProvider
 
@@ -29,6 +30,11 @@ class ProviderHealth:
         self.reachable = False
         # Set once at SIGTERM: from then on every surface refuses new work.
         self.draining = False
+        self._listener: HealthListener | None = None
+
+    def report_to(self, listener: HealthListener | None) -> None:
+        """Also sets the statuses on the health port answered off the event loop."""
+        self._listener = listener
 
     async def check(self) -> bool:
         if self.draining:
@@ -41,7 +47,10 @@ class ProviderHealth:
                 "reachable" if reachable else "unreachable",
             )
         self.reachable = reachable
-        await self._servicer.set(SERVICE_NAME, SERVING if reachable else NOT_SERVING)
+        status = SERVING if reachable else NOT_SERVING
+        await self._servicer.set(SERVICE_NAME, status)
+        if self._listener is not None:
+            self._listener.set(SERVICE_NAME, status)
         return reachable
 
     def start(self) -> None:
@@ -56,3 +65,5 @@ class ProviderHealth:
         await self._probe.stop()
         self.reachable = False
         await self._servicer.enter_graceful_shutdown()
+        if self._listener is not None:
+            self._listener.enter_graceful_shutdown()

@@ -10,6 +10,7 @@ from grpc_reflection.v1alpha import reflection
 from visionstudio.image.v1 import image_service_pb2_grpc
 from visionstudio.server.api.auth import ApiKeys
 from visionstudio.server.api.byte_budget import ByteBudget
+from visionstudio.server.api.grpc.health_listener import HealthListener
 from visionstudio.server.api.grpc.interceptor import Receiving, ServiceInterceptor
 from visionstudio.server.api.grpc.servicer import ImageService
 from visionstudio.server.api.readiness import SERVICE_NAME
@@ -26,6 +27,7 @@ class GrpcSurface:
     server: grpc.aio.Server
     port: int
     health: health.aio.HealthServicer
+    health_listener: HealthListener | None = None
 
 
 def _options(settings: Settings) -> list[tuple[str, int]]:
@@ -83,4 +85,8 @@ async def start_grpc(
     port = server.add_secure_port(address, tls.grpc) if tls else server.add_insecure_port(address)
     await server.start()
     await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
-    return GrpcSurface(server, port, health_servicer)
+    listener = None
+    if settings.health_port is not None:
+        listener = HealthListener(settings.host, settings.health_port)
+        listener.start()
+    return GrpcSurface(server, port, health_servicer, listener)
