@@ -10,7 +10,7 @@ import time
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 from visionstudio.server.api.readiness import SERVICE_NAME
 
 from tests.fake_openai import FakeOpenAI
@@ -28,8 +28,12 @@ def _health_port(harness: Harness) -> int:
 
 
 def _status(channel: grpc.Channel, service: str, timeout_s: float = 5.0) -> int:
-    stub = health_pb2_grpc.HealthStub(channel)
-    answer = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout_s)
+    check = channel.unary_unary(
+        "/grpc.health.v1.Health/Check",
+        request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+        response_deserializer=health_pb2.HealthCheckResponse.FromString,
+    )
+    answer = check(health_pb2.HealthCheckRequest(service=service), timeout=timeout_s)
     return int(answer.status)
 
 
