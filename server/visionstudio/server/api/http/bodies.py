@@ -2,7 +2,7 @@
 
 Receiving a body was bounded, but parsing it was not: the JSON text, the strings made from it
 and the decoded images cost several times the body (8 bodies of 139 MB took 1.2 GB). So a body
-reserves what parsing it costs, measured as a multiple of its size (`tests/api/test_body_memory`),
+reserves what parsing it costs, measured as a multiple of its size (`tests/api/test_body_costs.py`),
 keeps it until its handler has parsed it, and its bytes are dropped then. aiohttp's own
 `request.read()` would keep a copy for the whole request: handlers call `parsed` instead.
 """
@@ -20,15 +20,16 @@ from visionstudio.server.api.byte_budget import ByteBudget, Reservation
 T = TypeVar("T")
 
 # Peak memory while a body is received and parsed, as a multiple of its size, its own bytes
-# included. ASCII JSON: the chunks and their join (2x), then the strings pydantic makes (1x)
-# and the images decoded from them (0.75x).
-PLAIN_COST = 2.75
-# A `data:` prefix makes a copy of the base64 to strip it.
-DATA_URL_COST = 3.25
-# Line-wrapped base64 is split and joined again before it is decoded.
-WRAPPED_COST = 4.25
-# One character beyond Latin-1 makes its whole string 4 bytes a character.
-WIDE_COST = 5.8
+# included, measured (`python -m tests.support.parse_peak`) plus a margin. ASCII JSON: the
+# chunks and their join (2x), then the strings pydantic makes (1x) and the images decoded
+# from them (0.75x): 2.75.
+PLAIN_COST = 3.0
+# A `data:` prefix makes a copy of the base64 to strip it: 3.25.
+DATA_URL_COST = 3.5
+# Line-wrapped base64 is split and joined again before it is decoded: 4.3.
+WRAPPED_COST = 4.5
+# One character outside the BMP makes its whole string 4 bytes a character: 6.0.
+WIDE_COST = 6.5
 
 
 def parse_cost(raw: bytes) -> float:
