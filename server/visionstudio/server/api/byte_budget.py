@@ -1,19 +1,17 @@
 """A budget of request bytes being received at once, shared by the gRPC and HTTP surfaces.
 
 Each surface caps one message or body; nothing capped how many arrive together (8 HTTP bodies
-of 139 MB took 1.6 GB). A call reserves its size before its bytes are read and gives it back
-once they are in; a call that cannot get its bytes within `wait_s` is refused (503 /
-UNAVAILABLE, retry later). A reservation larger than the whole budget waits for it to empty,
-then runs alone. An HTTP body's reservation covers its parsing too, and may grow once its
-bytes show what parsing them costs (`api/http/bodies.py`); a gRPC call's shrinks to what its
-message costs once received (`api/grpc/interceptor.py`).
+of 139 MB took 1.6 GB). A call reserves what its request costs in memory before its bytes
+are read and gives it back once they are parsed; a call that finds no room within `wait_s`
+is refused (503 / UNAVAILABLE, retry later). A reservation larger than the whole budget waits
+for it to empty, then runs alone. An HTTP body's reservation may grow once its bytes show
+what parsing them costs (`api/http/bodies.py`); a gRPC call's shrinks to what its message
+costs once received (`api/grpc/interceptor.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 
 from visionstudio.server.errors import Unavailable
 
@@ -54,14 +52,6 @@ class ByteBudget:
     async def reserve(self, size: int) -> Reservation:
         await self.acquire(size)
         return Reservation(self, size)
-
-    @contextlib.asynccontextmanager
-    async def reserved(self, size: int) -> AsyncIterator[None]:
-        await self.acquire(size)
-        try:
-            yield
-        finally:
-            await self.release(size)
 
 
 class Reservation:

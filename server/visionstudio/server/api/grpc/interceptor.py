@@ -75,9 +75,8 @@ def _refuse_undecodable(request: Any) -> None:
 # contiguous copy, Python's bytes, the message decoded from them; 107 MiB for one 30 MB call):
 # that much of the largest message is reserved, as gRPC tells nothing of its size beforehand.
 RECEIVE_COST = 4
-# Once decoded, the message and the handler's copy of its bytes (the JobSpec) are held until
-# the call's first answer (its job accepted or refused): 16 keyed 62 MB messages took 1.8 GB
-# when the reservation ended at decoding.
+# Once decoded, the message and the handler's copy of its bytes (the JobSpec) stay counted
+# until the call first answers (its job accepted or refused).
 HELD_COST = 2
 
 
