@@ -68,7 +68,8 @@ class Reservation:
             self.size = size
         elif size < self.size:
             freed, self.size = self.size - size, size
-            await self._budget.release(freed)
+            # Shielded: a caller cancelled here (its client gone) must not keep the bytes.
+            await asyncio.shield(self._budget.release(freed))
 
     async def release(self) -> None:
         await self.resize(0)
