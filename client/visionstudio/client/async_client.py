@@ -16,7 +16,6 @@ from visionstudio.client.reattach import BatchReattach, Reattach, Resume
 from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
 
-
 _Event = TypeVar("_Event", covariant=True)
 _AnyEvent = TypeVar("_AnyEvent")
 _WatchRequest = TypeVar("_WatchRequest")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Required
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
+
 # pydantic reads the keys of typing_extensions' TypedDict on every Python the package supports.
 from typing_extensions import TypedDict
 from visionstudio.client import requests
