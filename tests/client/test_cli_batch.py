@@ -137,3 +137,22 @@ async def test_ctrl_c_names_the_batch_and_how_to_follow_it(
     assert f"visionstudio batch --watch {batch_id}" in text
     assert f"visionstudio cancel-batch {batch_id}" in text
     assert "--idempotency-key batch-" in text
+
+
+async def test_the_demo_batch_of_the_readme_runs(
+    harness: Harness, upstream: FakeOpenAI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    demo = tmp_path / "demo"
+    make_demo = [sys.executable, "tools/demo_inputs.py", str(demo)]
+    assert (await (await asyncio.create_subprocess_exec(*make_demo)).wait()) == 0
+    out = tmp_path / "out"
+    assert await _cli([*_global(harness), "batch", str(demo / "batch.jsonl"), "-o", str(out)]) == 0
+    assert _saved(out) == [
+        "castle/0.png",
+        "castle/1.png",
+        "door/0.png",
+        "fox/0.webp",
+        "meadow/0.png",
+        "night/0.png",
+    ]
+    assert "5 succeeded, 0 failed" in capsys.readouterr().err

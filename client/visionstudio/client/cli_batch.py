@@ -99,7 +99,9 @@ async def _batch(client: AsyncImageClient, args: argparse.Namespace, outcome: Ba
         await save_batch_events(events, args.out_dir, display, outcome, as_json=args.json)
     if outcome.summary is None:
         print(
-            f"the stream ended before the batch did; {_follow(outcome.batch_id)}", file=sys.stderr
+            "the stream ended before the batch did; save the rest of its images with: "
+            + _watch(outcome.batch_id, args.out_dir),
+            file=sys.stderr,
         )
     return 0 if outcome.succeeded else 1
 
@@ -125,8 +127,8 @@ def interrupted(args: argparse.Namespace, outcome: BatchOutcome) -> None:
         print("interrupted before the server accepted the batch", file=sys.stderr)
     else:
         print(f"interrupted; batch {outcome.batch_id} goes on on the server.", file=sys.stderr)
-        print(f"  {_follow(outcome.batch_id, args.out_dir)}", file=sys.stderr)
         print(
+            f"  save the rest of its images:    {_watch(outcome.batch_id, args.out_dir)}\n"
             f"  see its items:                  visionstudio batch-status {outcome.batch_id}\n"
             f"  stop it:                        visionstudio cancel-batch {outcome.batch_id}",
             file=sys.stderr,
@@ -136,9 +138,8 @@ def interrupted(args: argparse.Namespace, outcome: BatchOutcome) -> None:
         print(f"  run it again without paying twice: --idempotency-key {key}", file=sys.stderr)
 
 
-def _follow(batch_id: str, out_dir: Path | None = None) -> str:
-    where = f" -o {out_dir}" if out_dir else ""
-    return f"save the rest of its images:    visionstudio batch --watch {batch_id}{where}"
+def _watch(batch_id: str, out_dir: Path) -> str:
+    return f"visionstudio batch --watch {batch_id} -o {out_dir}"
 
 
 def batch_text(batch: pb.Batch) -> str:
