@@ -15,6 +15,7 @@ import pytest
 from visionstudio.client.cli import main
 from visionstudio.image.v1 import image_service_pb2 as pb
 
+from tests.client.terminal import run_in_terminal
 from tests.fake_openai import FakeOpenAI
 from tests.support.harness import API_KEY, AUTH, Harness, png
 
@@ -156,3 +157,21 @@ async def test_the_demo_batch_of_the_readme_runs(
         "night/0.png",
     ]
     assert "5 succeeded, 0 failed" in capsys.readouterr().err
+
+
+async def test_a_terminal_gets_a_progress_bar_and_a_line_per_item(
+    harness: Harness, upstream: FakeOpenAI, tmp_path: Path
+) -> None:
+    batch = _write_lines(
+        tmp_path / "batch.jsonl",
+        {"item_id": "a", "prompt": "a cat", "number_of_images": 2},
+        {"item_id": "b", "prompt": "a dog"},
+    )
+    out = tmp_path / "out"
+    code, text = await run_in_terminal(
+        [*CLI, *_global(harness), "batch", str(batch), "-o", str(out)]
+    )
+    assert code == 0
+    assert "item a image 1 -> " in text and "item b: succeeded" in text
+    assert "2/2" in text and "3/3 images" in text  # the bar: items, then images done of the total
+    assert "2 succeeded, 0 failed" in text
