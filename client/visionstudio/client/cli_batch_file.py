@@ -15,12 +15,9 @@ import binascii
 import json
 import re
 from pathlib import Path
-from typing import Any, Required
+from typing import Any
 
-from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
-
-# pydantic reads the keys of typing_extensions' TypedDict on every Python the package supports.
-from typing_extensions import TypedDict
+from google.protobuf.descriptor import FieldDescriptor
 from visionstudio.client import requests
 from visionstudio.client.options import ImageOptions, SceneOptions
 from visionstudio.image.v1 import image_service_pb2 as pb
@@ -28,56 +25,32 @@ from visionstudio.image.v1 import image_service_pb2 as pb
 MAX_ITEM_ID_CHARS = 128
 OPERATIONS = ("generate", "edit", "inpaint")
 _DATA_URL_PREFIX = re.compile(r"data:[^,]*;base64,", re.IGNORECASE)
+# The keys of each operation are its request's fields (the HTTP bodies use the same names), so
+# they come from the contract rather than a list kept by hand.
+_REQUESTS = {
+    "generate": pb.GenerateImageRequest.DESCRIPTOR,
+    "edit": pb.EditImageRequest.DESCRIPTOR,
+    "inpaint": pb.InpaintRequest.DESCRIPTOR,
+}
+# The CLI's own keys: a file to read instead of the base64 field.
+_PATH_KEYS = {"image_path": "image_file", "mask_path": "mask_file"}
+_F = FieldDescriptor
+# JSON's spelling of each field type: enums by name ("3:2"), bytes as base64 text.
+_JSON_TYPES: dict[int, tuple[type, ...]] = {
+    _F.TYPE_STRING: (str,),
+    _F.TYPE_BYTES: (str,),
+    _F.TYPE_ENUM: (str,),
+    _F.TYPE_BOOL: (bool,),
+    _F.TYPE_INT32: (int,),
+    _F.TYPE_INT64: (int,),
+    _F.TYPE_FLOAT: (int, float),
+    _F.TYPE_DOUBLE: (int, float),
+}
+_TYPE_NAMES = {str: "a string", bool: "true or false", int: "an integer", float: "a number"}
 
 
 class BatchFileError(ValueError):
     """A line of the file that cannot become an item; the message names the line and key."""
-
-
-# Strict, as the HTTP routes are: "2" is not a number and an unknown key is a mistake.
-@with_config(ConfigDict(extra="forbid", strict=True))
-class _Common(TypedDict, total=False):
-    item_id: Required[str]
-    operation: str
-    prompt: Required[str]
-    number_of_images: int
-    quality: str | None
-    output_format: str | None
-    include_data: bool
-    idempotency_key: str  # accepted, as in the reference bodies; the batch has its own key
-
-
-@with_config(ConfigDict(extra="forbid", strict=True))
-class _Generate(_Common, total=False):
-    aspect_ratio: str | None
-    background: str | None
-    partial_images: int
-
-
-@with_config(ConfigDict(extra="forbid", strict=True))
-class _Edit(_Generate, total=False):
-    image_url: str | None
-    image_file: str | None
-    image_path: str | None
-
-
-@with_config(ConfigDict(extra="forbid", strict=True))
-class _Inpaint(_Common, total=False):
-    image_url: str | None
-    image_file: str | None
-    image_path: str | None
-    mask_url: str | None
-    mask_file: str | None
-    mask_path: str | None
-    inpaint_border_only: bool
-    border_percentage: float
-
-
-_SHAPES: dict[str, TypeAdapter[Any]] = {
-    "generate": TypeAdapter(_Generate),
-    "edit": TypeAdapter(_Edit),
-    "inpaint": TypeAdapter(_Inpaint),
-}
 
 
 def read_batch_file(path: Path) -> list[pb.BatchRequestItem]:
@@ -129,15 +102,7 @@ def _item(line: str, base: Path) -> pb.BatchRequestItem:
     if not isinstance(body, dict):
         raise BatchFileError("must be a JSON object")
     operation = infer_operation(body)
-    try:
-        _SHAPES[operation].validate_python(body)
-    except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "body"
-        message = "is required" if first["type"] == "missing" else first["msg"]
-        if first["type"] == "extra_forbidden":
-            message = f"unknown key for {operation}"
-        raise BatchFileError(f"{field}: {message}") from None
+    _check_keys(operation, body)
     item_id = body["item_id"]
     if not 1 <= len(item_id) <= MAX_ITEM_ID_CHARS:
         raise BatchFileError(f"item_id: must be 1..{MAX_ITEM_ID_CHARS} characters")
@@ -150,6 +115,27 @@ def _item(line: str, base: Path) -> pb.BatchRequestItem:
     except ValueError as err:
         # From enum_value, whose message names the key: "unknown aspect_ratio '5:4'; ..."
         raise BatchFileError(_enum_message(str(err))) from None
+
+
+def _check_keys(operation: str, body: dict[str, Any]) -> None:
+    """Every key is one the operation takes, spelled with its JSON type; strict, as the HTTP
+    routes are: "2" is not a number and an unknown key is a mistake."""
+    for required in ("item_id", "prompt"):
+        if not isinstance(body.get(required), str):
+            raise BatchFileError(f"{required}: is required (a string)")
+    fields = _REQUESTS[operation].fields_by_name
+    for key, value in body.items():
+        if key in ("item_id", "operation") or value is None:
+            continue
+        field = fields.get(_PATH_KEYS.get(key, key))
+        if field is None:
+            known = ["item_id", "operation", *fields]
+            known += [k for k, f in _PATH_KEYS.items() if f in fields]
+            raise BatchFileError(f"{key}: unknown key; {operation} takes {', '.join(known)}")
+        expected = _JSON_TYPES[field.type]
+        # bool is an int to Python, never to JSON.
+        if not isinstance(value, expected) or (isinstance(value, bool) and bool not in expected):
+            raise BatchFileError(f"{key}: must be {_TYPE_NAMES[expected[-1]]}")
 
 
 def _request(operation: str, item_id: str, body: dict[str, Any], base: Path) -> pb.BatchRequestItem:
