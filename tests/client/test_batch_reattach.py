@@ -6,23 +6,27 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 import pytest
 from google.protobuf.message import Message
 from grpc_status import rpc_status
 from visionstudio.client import AsyncImageClient, ImageClient, generate_item
+from visionstudio.client.cli import main
 from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
 
 from tests.client.shutdown_servicer import shutting_down
+from tests.support.harness import png
 
 BATCH_ID = "batch-51c2"
 Context = grpc.aio.ServicerContext[Message, pb.BatchEvent]
 
 
 def _image(item_id: str, index: int) -> pb.BatchEvent:
-    image = pb.Image(index=index, url=f"http://images.test/{item_id}/{index}")
+    url = f"http://images.test/{item_id}/{index}"
+    image = pb.Image(index=index, url=url, data=png((4, 4)), mime_type="image/png")
     return pb.BatchEvent(image=pb.BatchImage(item_id=item_id, job_id=f"job-{item_id}", image=image))
 
 
@@ -50,15 +54,22 @@ BATCH = [
 @dataclass
 class BatchShuttingDown(pb_grpc.ImageServiceServicer):
     """RunBatch: the first six events, then SERVER_SHUTTING_DOWN (naming the batch, or not, as
-    `metadata` says). WatchBatch: the whole batch, unless `cuts_left` cuts it the same way."""
+    `metadata` says); UNAVAILABLE at once while `refusals` last. WatchBatch: the whole batch,
+    unless `cuts_left` cuts it the same way."""
 
     metadata: dict[str, str]
     cuts_left: int = 0
+    refusals: int = 0
     watches: list[str] = field(default_factory=list)
+    runs: list[pb.RunBatchRequest] = field(default_factory=list)
 
     async def RunBatch(
         self, request: pb.RunBatchRequest, context: Context
     ) -> AsyncIterator[pb.BatchEvent]:
+        self.runs.append(request)
+        if self.refusals > 0:
+            self.refusals -= 1
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "connection refused")
         for event in BATCH[:6]:
             yield event
         await context.abort_with_status(rpc_status.to_status(shutting_down("", self.metadata)))
@@ -126,3 +137,18 @@ async def test_a_watch_cut_before_any_event_resumes_its_batch(
         events = [e async for e in client.watch_batch(BATCH_ID)]
     assert events == BATCH
     assert fake.watches == [BATCH_ID, BATCH_ID]
+
+
+@pytest.mark.parametrize("servicer", [NAMED], indirect=True)
+async def test_the_cli_repeats_a_batch_that_never_reached_the_server_with_the_same_key(
+    servicer: tuple[str, BatchShuttingDown], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target, fake = servicer
+    fake.refusals = 1
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text('{"item_id": "a", "prompt": "a cat"}\n')
+    argv = ["--target", target, "--api-key", "k", "batch", str(batch), "-o", str(tmp_path / "out")]
+    assert await asyncio.to_thread(main, argv) == 0
+    assert "; trying again" in capsys.readouterr().err
+    assert [r.idempotency_key for r in fake.runs] == [fake.runs[0].idempotency_key] * 2
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*.png")) == ["0.png", "0.png", "1.png"]

@@ -20,13 +20,10 @@ from visionstudio.client.cli_batch_output import BatchOutcome
 from visionstudio.client.cli_display import open_display
 from visionstudio.client.cli_images import add_image_commands
 from visionstudio.client.cli_output import JobOutcome, save_events
+from visionstudio.client.cli_retry import retrying
 from visionstudio.image.v1 import image_service_pb2 as pb
 
 _ImageCall = Callable[[AsyncImageClient, argparse.Namespace], AsyncIterator[pb.ImageEvent]]
-# A call that could not reach the server is repeated with the same idempotency key: the
-# server answers a repeat with the first job's images, so this never pays twice.
-_CALL_ATTEMPTS = 3
-_CALL_RETRY_S = 1.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,15 +136,8 @@ async def _make_images(
 ) -> None:
     args.idempotency_key = args.idempotency_key or uuid.uuid4().hex
     call: _ImageCall = args.call
-    for attempt in range(1, _CALL_ATTEMPTS + 1):
-        try:
-            await _save(call(client, args), args, outcome, args.number_of_images)
-            return
-        except grpc.RpcError as err:
-            if not _unreachable(err) or attempt == _CALL_ATTEMPTS:
-                raise
-            print(f"{describe_error(err)}; trying again", file=sys.stderr)
-            await asyncio.sleep(_CALL_RETRY_S)
+    # A repeat replays the images saved already; save_events keeps each once.
+    await retrying(lambda: _save(call(client, args), args, outcome, args.number_of_images))
 
 
 async def _save(
@@ -160,10 +150,6 @@ async def _save(
         await save_events(events, args.out_dir, display, outcome, as_json=args.json)
     if args.json:
         print(outcome.as_json())
-
-
-def _unreachable(err: grpc.RpcError) -> bool:
-    return isinstance(err, grpc.aio.AioRpcError) and err.code() == grpc.StatusCode.UNAVAILABLE
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import sys
+from collections.abc import AsyncIterator
 from datetime import UTC
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from visionstudio.client.cli_batch_display import open_batch_display, status_nam
 from visionstudio.client.cli_batch_file import BatchFileError, read_batch_file
 from visionstudio.client.cli_batch_output import BatchOutcome, save_batch_events
 from visionstudio.client.cli_jobs import Commands, as_json
+from visionstudio.client.cli_retry import retrying
 from visionstudio.image.v1 import image_service_pb2 as pb
 
 COMMANDS = ("batch", "batches", "batch-status", "cancel-batch")
@@ -89,14 +91,22 @@ async def run_batch_command(
 async def _batch(client: AsyncImageClient, args: argparse.Namespace, outcome: BatchOutcome) -> int:
     if args.watch:
         outcome.batch_id = args.watch
-        events, expected = client.watch_batch(args.watch), 0
+        await _save(client.watch_batch(args.watch), args, outcome, 0)
     else:
         items: list[pb.BatchRequestItem] = args.items
         args.idempotency_key = args.idempotency_key or derived_key(items)
-        events = client.run_batch(items, idempotency_key=args.idempotency_key)
         expected = sum(_request(item).number_of_images or 1 for item in items)
-    with open_batch_display(expected) as display:
-        await save_batch_events(events, args.out_dir, display, outcome, as_json=args.json)
+        # Only a call that never reached the server is repeated: a repeat replays the batch,
+        # which the display would count twice.
+        await retrying(
+            lambda: _save(
+                client.run_batch(items, idempotency_key=args.idempotency_key),
+                args,
+                outcome,
+                expected,
+            ),
+            worth_it=lambda: not outcome.batch_id,
+        )
     if outcome.summary is None:
         print(
             "the stream ended before the batch did; save the rest of its images with: "
@@ -104,6 +114,16 @@ async def _batch(client: AsyncImageClient, args: argparse.Namespace, outcome: Ba
             file=sys.stderr,
         )
     return 0 if outcome.succeeded else 1
+
+
+async def _save(
+    events: AsyncIterator[pb.BatchEvent],
+    args: argparse.Namespace,
+    outcome: BatchOutcome,
+    images_expected: int,
+) -> None:
+    with open_batch_display(images_expected) as display:
+        await save_batch_events(events, args.out_dir, display, outcome, as_json=args.json)
 
 
 def derived_key(items: list[pb.BatchRequestItem]) -> str:
