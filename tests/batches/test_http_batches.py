@@ -118,6 +118,37 @@ async def test_the_reference_batch_streams_all_15_images_tagged_with_their_items
     assert summary["usage"]["output_tokens"] > 0
 
 
+async def test_a_caller_leaving_the_stream_leaves_the_batch_running(
+    api: Api, upstream: FakeOpenAI
+) -> None:
+    upstream.config.latency_s = 0.3
+    items = [{"item_id": f"i{n}", "prompt": f"a fox {n}"} for n in range(3)]
+    sent = {"X-API-Key": API_KEY, **EVENTS}
+    async with api.http.post(f"{api.base}/batches", json=items, headers=sent) as resp:
+        kind, accepted = await anext(sse_events(resp))
+    assert kind == "accepted"
+    events = await follow(api, accepted["batch_id"])
+    assert events[-1][0] == "summary" and events[-1][1]["items_succeeded"] == 3
+
+
+async def test_a_stream_cut_by_a_shutdown_ends_with_an_error_naming_the_batch(
+    harness: Harness, api: Api, upstream: FakeOpenAI
+) -> None:
+    upstream.config.latency_s = 30
+    sent = {"X-API-Key": API_KEY, **EVENTS}
+    items = [{"item_id": "slow", "prompt": "a slow fox"}]
+    async with api.http.post(f"{api.base}/batches", json=items, headers=sent) as resp:
+        events = sse_events(resp)
+        kind, accepted = await anext(events)
+        # What a shutdown does to the batches this server drives.
+        await harness.service.core.batches.stop()
+        rest = [event async for event in events]
+    kind, error = rest[-1]
+    assert kind == "error" and error["error"]["reason"] == "SERVER_SHUTTING_DOWN"
+    assert error["error"]["details"]["metadata"] == {"batch_id": accepted["batch_id"]}
+    assert f"/batches/{accepted['batch_id']}/events" in error["message"]
+
+
 async def test_json_lines_infer_each_items_operation(
     api: Api, upstream: FakeOpenAI, image_host: ImageHost
 ) -> None:
