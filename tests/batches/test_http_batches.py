@@ -17,10 +17,9 @@ from tests.batches.test_batches import REFERENCE
 from tests.fake_openai import FakeOpenAI
 from tests.support.harness import API_KEY, Harness, ImageHost, png
 from tests.support.json_api import Api, b64, sse_events
+from tests.support.json_batches import EVENTS, follow, get, submit, violations
 
 OTHER_KEY = "test-key-2"
-EVENTS = {"Accept": "text/event-stream"}
-Event = tuple[str, dict[str, Any]]
 
 
 @pytest.fixture
@@ -43,33 +42,6 @@ def reference_items() -> list[dict[str, Any]]:
         }
         for prompt, n, ratio, quality in REFERENCE
     ]
-
-
-async def submit(
-    api: Api, body: object, *, headers: dict[str, str] | None = None, key: str = API_KEY
-) -> tuple[int, dict[str, Any], dict[str, str]]:
-    """POSTs a batch as JSON (or `body` as it is, when bytes); (status, body, headers)."""
-    sent = {"X-API-Key": key, "Content-Type": "application/json", **(headers or {})}
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    async with api.http.post(f"{api.base}/batches", data=data, headers=sent) as resp:
-        return resp.status, await resp.json(), dict(resp.headers)
-
-
-async def get(api: Api, path: str, *, key: str = API_KEY) -> tuple[int, dict[str, Any]]:
-    async with api.http.get(api.base + path, headers={"X-API-Key": key}) as resp:
-        return resp.status, await resp.json()
-
-
-async def follow(api: Api, batch_id: str) -> list[Event]:
-    """The batch's events (GET /batches/{id}/events) to the end of the stream."""
-    headers = {"X-API-Key": API_KEY, **EVENTS}
-    async with api.http.get(f"{api.base}/batches/{batch_id}/events", headers=headers) as resp:
-        assert resp.status == 200 and resp.content_type == "text/event-stream"
-        return [event async for event in sse_events(resp)]
-
-
-def violations(body: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(v["field"], v["description"]) for v in body["error"]["details"]["field_violations"]]
 
 
 async def test_the_reference_batch_is_accepted_at_once_and_runs_on(api: Api) -> None:
