@@ -187,14 +187,22 @@ async def test_a_bad_item_is_refused_naming_it_and_nothing_runs(
     assert [f for f, _ in violations(body)] == ["items[1].aspect_ratio"]
     assert body["message"].startswith("items[1].aspect_ratio: ")
 
-    lines = [good, {"prompt": "no id"}, {**good, "item_id": "c", "operation": "upscale"}]
+    lines = [
+        good,
+        {"prompt": "no id"},
+        {**good, "item_id": "c", "operation": "upscale"},
+        {**good, "item_id": "d", "operation": "generate", "mask_url": "http://127.0.0.1/m.png"},
+    ]
     jsonl = "\n\n".join(json.dumps(line) for line in lines).encode()
     status, body, _ = await submit(api, jsonl, headers={"Content-Type": "application/x-ndjson"})
     assert status == 400
-    assert violations(body) == [
+    found = violations(body)
+    assert found[:2] == [
         ("items[1].item_id", "line 3: is required"),
         ("items[2].operation", "line 5: must be generate, edit or inpaint"),
     ]
+    assert found[2][0] == "items[3].mask_url"
+    assert found[2][1].startswith("line 7: unknown key; generate items take prompt, ")
 
     status, body, _ = await submit(api, {"items": [good, good]})
     assert status == 400 and violations(body)[0][0] == "items[1].item_id"

@@ -193,7 +193,7 @@ def _item_violation(position: int, error: ErrorDetails, loc: tuple[int | str, ..
         return Violation(where, str(error["msg"]))
     within = error.copy()
     within["loc"] = loc[1:]
-    inner = describe(within, _MODELS[str(loc[0])])
+    inner = describe(within, _MODELS[str(loc[0])], taker=f"{loc[0]} items take")
     return Violation(f"{where}.{inner.field}", inner.description)
 
 

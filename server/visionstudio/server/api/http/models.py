@@ -212,12 +212,15 @@ def invalid(violations: list[Violation]) -> InvalidArgument:
     return error
 
 
-def describe(error: PydanticError, model: type[BaseModel]) -> Violation:
-    """One pydantic error of `model` as a violation naming the key (or the whole body)."""
+def describe(
+    error: PydanticError, model: type[BaseModel], *, taker: str = "this route takes"
+) -> Violation:
+    """One pydantic error of `model` as a violation naming the key (or the whole body). An
+    unknown key's description lists the model's keys after `taker`."""
     field = ".".join(str(part) for part in error["loc"]) or BODY
     if error["type"] == "extra_forbidden":
         keys = ", ".join(info.alias or name for name, info in model.model_fields.items())
-        return Violation(field, f"unknown key; this route takes {keys}")
+        return Violation(field, f"unknown key; {taker} {keys}")
     if error["type"] == "missing":
         return Violation(field, "is required")
     return Violation(field, str(error["msg"]))
