@@ -70,7 +70,8 @@ _SUBMIT_DESCRIPTION = (
     "inpaint, an image edit, else generate): a JSON array, JSON Lines (one item per non-empty "
     "line), or an object with `items`. Each item is an ordinary job; one item's failure never "
     "fails the others. Errors name the item (`items[3].aspect_ratio`; in JSON Lines also the "
-    "line) and nothing runs. Images by URL keep large batches under the body limit."
+    "line) and nothing runs. An item's own `idempotency_key` is not used: the batch's is. "
+    "Images by URL keep large batches under the body limit."
 )
 
 
