@@ -1,12 +1,14 @@
 """`make demo`: the example inputs the README's commands use, drawn locally (no download).
 
 Writes into the directory given (default `demo/`): `photo.png` (600x400, a house in a meadow),
-the same as `photo.jpg`, and `mask.png` (black and white: white marks the door to repaint).
+the same as `photo.jpg`, `mask.png` (black and white: white marks the door to repaint) and
+`batch.jsonl` (a batch of all three operations on them, for `visionstudio batch`).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter
@@ -37,6 +39,21 @@ def mask() -> Image.Image:
     return out
 
 
+# One reference request body per line, plus item_id; image_path and mask_path are relative to
+# the file (the CLI reads them; over HTTP send image_file or image_url instead).
+BATCH = [
+    {"item_id": "castle", "prompt": "a castle on a hill", "number_of_images": 2,
+     "aspect_ratio": "3:2", "quality": "high"},
+    {"item_id": "fox", "prompt": "a fox sticker", "background": "transparent",
+     "output_format": "webp"},
+    {"item_id": "night", "prompt": "make it night", "image_path": "photo.jpg"},
+    {"item_id": "door", "prompt": "a wooden door", "image_path": "photo.png",
+     "mask_path": "mask.png"},
+    {"item_id": "meadow", "prompt": "continue the meadow", "image_path": "photo.png",
+     "inpaint_border_only": True, "border_percentage": 0.2},
+]  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("directory", nargs="?", type=Path, default=Path("demo"))
@@ -46,7 +63,9 @@ def main(argv: list[str] | None = None) -> None:
     picture.save(args.directory / "photo.png")
     picture.save(args.directory / "photo.jpg", quality=90)
     mask().save(args.directory / "mask.png")
-    for name in ("photo.png", "photo.jpg", "mask.png"):
+    lines = (json.dumps(item) for item in BATCH)
+    (args.directory / "batch.jsonl").write_text("".join(f"{line}\n" for line in lines))
+    for name in ("photo.png", "photo.jpg", "mask.png", "batch.jsonl"):
         print(args.directory / name)
 
 

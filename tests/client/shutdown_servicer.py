@@ -13,10 +13,13 @@ from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
 from tests.client.servicer import JOB_ID, Context, canned_events
 
 
-def shutting_down(job_id: str) -> status_pb2.Status:
+def shutting_down(job_id: str, metadata: dict[str, str] | None = None) -> status_pb2.Status:
+    """The status a stopping server ends a stream with; `metadata` instead of the job id."""
     status = status_pb2.Status(code=code_pb2.UNAVAILABLE, message="the server is shutting down")
     info = error_details_pb2.ErrorInfo(
-        reason="SERVER_SHUTTING_DOWN", domain="visionstudio", metadata={"job_id": job_id}
+        reason="SERVER_SHUTTING_DOWN",
+        domain="visionstudio",
+        metadata={"job_id": job_id} if metadata is None else metadata,
     )
     status.details.add().Pack(info)
     return status

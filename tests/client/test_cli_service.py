@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import pty
 import signal
 import sys
 from pathlib import Path
@@ -17,6 +15,7 @@ import pytest
 from visionstudio.client.cli import main
 from visionstudio.image.v1 import image_service_pb2 as pb
 
+from tests.client.terminal import run_in_terminal
 from tests.fake_openai import FakeOpenAI
 from tests.support.harness import API_KEY, AUTH, Harness, eventually
 from tests.support.ports import free_port
@@ -70,25 +69,9 @@ async def test_piped_json_run_then_the_job_commands(
 
 
 async def test_a_terminal_gets_a_live_line_per_image(harness: Harness, tmp_path: Path) -> None:
-    controller, terminal = pty.openpty()
     argv = [*CLI, *_global(harness), "generate", "a lighthouse", "-n", "2", "-o", str(tmp_path)]
-    proc = await asyncio.create_subprocess_exec(
-        *argv, stdin=terminal, stdout=terminal, stderr=terminal, env={**os.environ, "TERM": "xterm"}
-    )
-    os.close(terminal)
-    seen = bytearray()
-    loop = asyncio.get_running_loop()
-    while True:
-        try:
-            chunk = await loop.run_in_executor(None, os.read, controller, 65536)
-        except OSError:  # EIO: the CLI exited and closed the terminal
-            break
-        if not chunk:
-            break
-        seen += chunk
-    os.close(controller)
-    assert await proc.wait() == 0
-    text = seen.decode(errors="replace")
+    code, text = await run_in_terminal(argv)
+    assert code == 0
     assert "image 0: saved ->" in text and "image 1: saved ->" in text
     assert "2 image(s) in" in text  # the summary line after the live display
     assert len(_files(tmp_path, "*.png")) == 2

@@ -9,6 +9,12 @@
  * body) cancels the call, and with it the upstream work. A stream cut by a server shutting down
  * goes on with WatchJob by itself (see `./reattach.js`). The job calls (`getJob`, `listJobs`,
  * `usage`) return promises of the response message.
+ *
+ * `runBatch` runs many requests (build the items with `generateItem`, `editItem`, `inpaintItem`)
+ * as one batch and returns a `BatchStream`: `accepted`, each item's `itemStarted`, `image`s and
+ * `itemEnded`, then `summary`; a batch stream cut by a server shutting down goes on with
+ * WatchBatch by itself, without repeats. `watchBatch`, `getBatch`, `listBatches` and
+ * `cancelBatch` are the batch calls.
  */
 import {
   type CallOptions,
@@ -22,6 +28,15 @@ import {
 } from "@grpc/grpc-js";
 
 import {
+  type Batch,
+  type BatchEvent,
+  BatchRequestItem,
+  CancelBatchRequest,
+  GetBatchRequest,
+  ListBatchesRequest,
+  type ListBatchesResponse,
+  RunBatchRequest,
+  WatchBatchRequest,
   type DeepPartial,
   EditImageRequest,
   GenerateImageRequest,
@@ -37,10 +52,10 @@ import {
   type ListJobsResponse,
   WatchJobRequest,
 } from "./gen/visionstudio/image/v1/image_service.js";
-import { DEFAULT_REATTACH_ATTEMPTS, Reattach } from "./reattach.js";
-import { ImageStream } from "./stream.js";
+import { BatchReattach, DEFAULT_REATTACH_ATTEMPTS, Reattach } from "./reattach.js";
+import { BatchStream, ImageStream } from "./stream.js";
 
-export { ImageStream } from "./stream.js";
+export { BatchStream, ImageStream } from "./stream.js";
 
 /** The metadata key that carries the client's API key. */
 export const API_KEY_METADATA = "x-api-key";
@@ -74,12 +89,19 @@ export type ListJobsInput = DeepPartial<ListJobsRequest>;
 /** GetUsage's time range: `startTime` (inclusive) and `endTime` (exclusive). */
 export type GetUsageInput = DeepPartial<GetUsageRequest>;
 
+/** ListBatches' paging: `pageSize` (1..100, default 50) and `pageToken`. */
+export type ListBatchesInput = DeepPartial<ListBatchesRequest>;
+/** RunBatch's `idempotency_key`: a repeat with the same key re-attaches to the first batch. */
+export interface RunBatchInput {
+  idempotencyKey?: string;
+}
+
 /** A generated streaming method, as the client calls it. */
-type StreamRpc<Request> = (
+type StreamRpc<Request, Event = ImageEvent> = (
   request: Request,
   metadata: Metadata,
   options: Partial<CallOptions>,
-) => ClientReadableStream<ImageEvent>;
+) => ClientReadableStream<Event>;
 /** A generated unary method, as the client calls it. */
 type UnaryRpc<Request, Response> = (
   request: Request,
@@ -100,6 +122,21 @@ export function maskSource(source: Uint8Array | string): NonNullable<InpaintRequ
   return typeof source === "string"
     ? { $case: "maskUrl", maskUrl: source }
     : { $case: "maskFile", maskFile: Buffer.from(source) };
+}
+
+/** A batch item of a GenerateImage request (the same fields `generate` takes). */
+export function generateItem(itemId: string, request: GenerateImageInput): BatchRequestItem {
+  return BatchRequestItem.fromPartial({ itemId, request: { $case: "generate", generate: request } });
+}
+
+/** A batch item of an EditImage request (the same fields `edit` takes). */
+export function editItem(itemId: string, request: EditImageInput): BatchRequestItem {
+  return BatchRequestItem.fromPartial({ itemId, request: { $case: "edit", edit: request } });
+}
+
+/** A batch item of an Inpaint request (the same fields `inpaint` takes). */
+export function inpaintItem(itemId: string, request: InpaintInput): BatchRequestItem {
+  return BatchRequestItem.fromPartial({ itemId, request: { $case: "inpaint", inpaint: request } });
 }
 
 export class ImageClient {
@@ -169,6 +206,36 @@ export class ImageClient {
     return this.#unary(this.stub.getUsage, GetUsageRequest.fromPartial(request), options);
   }
 
+  /**
+   * Runs `items` (1..1000; see `generateItem`, `editItem`, `inpaintItem`) as one batch and
+   * streams it: `accepted`, each item's `itemStarted`, its `image`s as they finish and its
+   * `itemEnded` (an item's own error never fails the others), then `summary`.
+   */
+  runBatch(items: BatchRequestItem[], request: RunBatchInput = {}, options: ImageCallOptions = {}): BatchStream {
+    const message = RunBatchRequest.fromPartial({ items, idempotencyKey: request.idempotencyKey ?? "" });
+    return this.#batchStream(this.stub.runBatch, message, "", options);
+  }
+
+  /** Re-attaches to a batch: what is done, then the rest as it finishes, as `runBatch` streams it. */
+  watchBatch(batchId: string, options: ImageCallOptions = {}): BatchStream {
+    return this.#batchStream(this.stub.watchBatch, WatchBatchRequest.fromPartial({ batchId }), batchId, options);
+  }
+
+  /** One of the caller's batches with its items (status, job id, error of each). */
+  getBatch(batchId: string, options: ImageCallOptions = {}): Promise<Batch> {
+    return this.#unary(this.stub.getBatch, GetBatchRequest.fromPartial({ batchId }), options);
+  }
+
+  /** A page of the caller's batches, newest first; pass `nextPageToken` as `pageToken` for the next. */
+  listBatches(request: ListBatchesInput = {}, options: ImageCallOptions = {}): Promise<ListBatchesResponse> {
+    return this.#unary(this.stub.listBatches, ListBatchesRequest.fromPartial(request), options);
+  }
+
+  /** Cancels every unfinished item of one of the caller's batches; an ended batch comes back unchanged. */
+  cancelBatch(batchId: string, options: ImageCallOptions = {}): Promise<Batch> {
+    return this.#unary(this.stub.cancelBatch, CancelBatchRequest.fromPartial({ batchId }), options);
+  }
+
   /** Closes the channel; calls in flight are cancelled. */
   close(): void {
     this.stub.close();
@@ -185,6 +252,19 @@ export class ImageClient {
       this.stub.watchJob(next, metadata, callOptions);
     const reattach = new Reattach(request.includeData, this.#reattachAttempts);
     return new ImageStream(rpc.call(this.stub, request, metadata, callOptions), watch, reattach);
+  }
+
+  #batchStream<Request>(
+    rpc: StreamRpc<Request, BatchEvent>,
+    request: Request,
+    batchId: string,
+    options: ImageCallOptions,
+  ): BatchStream {
+    const [metadata, callOptions] = this.#call(options);
+    const watch = (next: WatchBatchRequest): ClientReadableStream<BatchEvent> =>
+      this.stub.watchBatch(next, metadata, callOptions);
+    const reattach = new BatchReattach(batchId, this.#reattachAttempts);
+    return new BatchStream(rpc.call(this.stub, request, metadata, callOptions), watch, reattach);
   }
 
   #unary<Request, Response>(

@@ -4,3 +4,4 @@ export * from "./client.js";
 export * from "./errors.js";
 export * from "./gen/visionstudio/image/v1/image_service.js";
 export { DEFAULT_REATTACH_ATTEMPTS, SHUTTING_DOWN } from "./reattach.js";
+export { EventStream } from "./stream.js";

@@ -16,23 +16,19 @@ import {
 } from "@grpc/grpc-js";
 
 import {
-  ERROR_DOMAIN,
-  ErrorInfo,
   errorDetails,
   ImageEvent,
   ImageClient,
   ImageServiceService,
   SHUTTING_DOWN,
-  Status,
-  STATUS_DETAILS_KEY,
   type WatchJobRequest,
 } from "../src/index.js";
+import { type Script as FakeScript, play as playEvents, run, shuttingDown } from "./fake.js";
 
 const KEY = "reattach-key";
 const JOB = "job-1";
 
-/** What one call of the fake does: writes some events, then ends or fails. */
-type Script = (call: ServerWritableStream<unknown, ImageEvent>) => void;
+type Script = FakeScript<ImageEvent>;
 
 /** The fake's state: the scripts its calls play, in order, and what the client sent. */
 interface Fake {
@@ -59,37 +55,11 @@ const summary = ImageEvent.fromPartial({
 
 /** UNAVAILABLE, with the shutdown ErrorInfo naming `jobId` when given. */
 function unavailable(jobId?: string): Partial<ServiceError> {
-  const metadata = new Metadata();
-  if (jobId !== undefined) {
-    const info = ErrorInfo.encode({
-      reason: SHUTTING_DOWN,
-      domain: ERROR_DOMAIN,
-      metadata: { job_id: jobId },
-    });
-    const rpcStatus = Status.encode({
-      code: status.UNAVAILABLE,
-      message: "the server is shutting down",
-      details: [{ typeUrl: "type.googleapis.com/google.rpc.ErrorInfo", value: Buffer.from(info.finish()) }],
-    });
-    metadata.set(STATUS_DETAILS_KEY, Buffer.from(rpcStatus.finish()));
-  }
-  return { code: status.UNAVAILABLE, details: "the server is shutting down", metadata };
+  return shuttingDown(jobId === undefined ? undefined : { job_id: jobId });
 }
 
-/** Writes `events` (each once the previous is sent), then ends the call or fails it with `error`. */
 function play(events: ImageEvent[], error?: Partial<ServiceError>): Script {
-  return (call) => {
-    const [first, ...rest] = events;
-    if (first !== undefined) call.write(first, () => play(rest, error)(call));
-    else if (error === undefined) call.end();
-    else call.emit("error", error);
-  };
-}
-
-function run(scripts: Script[], call: ServerWritableStream<unknown, ImageEvent>): void {
-  const script = scripts.shift();
-  if (script === undefined) call.emit("error", { code: status.INTERNAL, details: "no script left" });
-  else script(call);
+  return playEvents(events, error);
 }
 
 beforeEach(async () => {

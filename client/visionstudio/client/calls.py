@@ -37,13 +37,15 @@ _JobList = TypeVar("_JobList", covariant=True)
 _Usage = TypeVar("_Usage", covariant=True)
 
 
-class _Rpc(Protocol[_Request, _Response]):
+class Rpc(Protocol[_Request, _Response]):
+    """A generated method as the clients call it."""
+
     def __call__(
         self, request: _Request, *, timeout: float | None = ..., metadata: Metadata | None = ...
     ) -> _Response: ...
 
 
-class _CallOptions(TypedDict):
+class CallOptions(TypedDict):
     timeout: float | None
     metadata: Metadata
 
@@ -52,21 +54,21 @@ class Stub(Protocol[_Stream_co, _Job, _JobList, _Usage]):
     """The generated stub as the clients use it, on either kind of channel."""
 
     @property
-    def GenerateImage(self) -> _Rpc[pb.GenerateImageRequest, _Stream_co]: ...
+    def GenerateImage(self) -> Rpc[pb.GenerateImageRequest, _Stream_co]: ...
     @property
-    def EditImage(self) -> _Rpc[pb.EditImageRequest, _Stream_co]: ...
+    def EditImage(self) -> Rpc[pb.EditImageRequest, _Stream_co]: ...
     @property
-    def Inpaint(self) -> _Rpc[pb.InpaintRequest, _Stream_co]: ...
+    def Inpaint(self) -> Rpc[pb.InpaintRequest, _Stream_co]: ...
     @property
-    def WatchJob(self) -> _Rpc[pb.WatchJobRequest, _Stream_co]: ...
+    def WatchJob(self) -> Rpc[pb.WatchJobRequest, _Stream_co]: ...
     @property
-    def GetJob(self) -> _Rpc[pb.GetJobRequest, _Job]: ...
+    def GetJob(self) -> Rpc[pb.GetJobRequest, _Job]: ...
     @property
-    def ListJobs(self) -> _Rpc[pb.ListJobsRequest, _JobList]: ...
+    def ListJobs(self) -> Rpc[pb.ListJobsRequest, _JobList]: ...
     @property
-    def GetUsage(self) -> _Rpc[pb.GetUsageRequest, _Usage]: ...
+    def GetUsage(self) -> Rpc[pb.GetUsageRequest, _Usage]: ...
     @property
-    def CancelJob(self) -> _Rpc[pb.CancelJobRequest, _Job]: ...
+    def CancelJob(self) -> Rpc[pb.CancelJobRequest, _Job]: ...
 
 
 class ImageCalls(Generic[_Stream, _Events, _Job, _JobList, _Usage], abc.ABC):
@@ -214,7 +216,7 @@ class ImageCalls(Generic[_Stream, _Events, _Job, _JobList, _Usage], abc.ABC):
 
     def _stream(
         self,
-        rpc: _Rpc[_Message, _Stream],
+        rpc: Rpc[_Message, _Stream],
         request: _Message,
         timeout: float | None,
     ) -> _Events:
@@ -224,7 +226,7 @@ class ImageCalls(Generic[_Stream, _Events, _Job, _JobList, _Usage], abc.ABC):
         watch = partial(self._stub.WatchJob, **options)
         return self._iterate(partial(rpc, request, **options), reattach, watch)
 
-    def _call_options(self, timeout: float | None) -> _CallOptions:
+    def _call_options(self, timeout: float | None) -> CallOptions:
         return {
             "timeout": self._timeout if timeout is None else timeout,
             "metadata": self._metadata,

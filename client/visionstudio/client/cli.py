@@ -14,22 +14,22 @@ from collections.abc import AsyncIterator, Callable
 
 import grpc
 from visionstudio.client import DEFAULT_TARGET, AsyncImageClient, describe_error
+from visionstudio.client import cli_batch as batch
 from visionstudio.client import cli_jobs as jobs
+from visionstudio.client.cli_batch_output import BatchOutcome
 from visionstudio.client.cli_display import open_display
 from visionstudio.client.cli_images import add_image_commands
 from visionstudio.client.cli_output import JobOutcome, save_events
+from visionstudio.client.cli_retry import retrying
 from visionstudio.image.v1 import image_service_pb2 as pb
 
 _ImageCall = Callable[[AsyncImageClient, argparse.Namespace], AsyncIterator[pb.ImageEvent]]
-# A call that could not reach the server is repeated with the same idempotency key: the
-# server answers a repeat with the first job's images, so this never pays twice.
-_CALL_ATTEMPTS = 3
-_CALL_RETRY_S = 1.0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Runs the CLI; returns 0 on success, 1 when the call fails, 2 without an API key, 130
-    on Ctrl-C. Malformed arguments exit through argparse (SystemExit with status 2), as usual.
+    """Runs the CLI; returns 0 on success, 1 when the call fails (or an item of a batch does),
+    2 without an API key, 130 on Ctrl-C. Malformed arguments (and batch files) exit through
+    argparse (SystemExit with status 2), as usual.
     """
     args = _parser().parse_args(argv)
     if args.command == "health":
@@ -40,11 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     if not api_key:
         print("error: no API key: pass --api-key or set VISIONSTUDIO_API_KEY", file=sys.stderr)
         return 2
-    outcome = JobOutcome()
+    outcome, batch_outcome = JobOutcome(), BatchOutcome()
     try:
         if hasattr(args, "out_dir"):
             args.out_dir.mkdir(parents=True, exist_ok=True)
-        asyncio.run(_run(args, api_key, outcome))
+        return asyncio.run(_run(args, api_key, outcome, batch_outcome))
     except grpc.RpcError as err:
         print(f"error: {describe_error(err)}", file=sys.stderr)
         return 1
@@ -52,9 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        _interrupted(args, outcome)
+        if args.command in batch.COMMANDS:
+            batch.interrupted(args, batch_outcome)
+        else:
+            _interrupted(args, outcome)
         return 130
-    return 0
 
 
 def _interrupted(args: argparse.Namespace, outcome: JobOutcome) -> None:
@@ -90,11 +92,16 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_image_commands(commands)
     jobs.add_job_commands(commands)
+    batch.add_batch_commands(commands)
     return parser
 
 
-async def _run(args: argparse.Namespace, api_key: str, outcome: JobOutcome) -> None:
+async def _run(
+    args: argparse.Namespace, api_key: str, outcome: JobOutcome, batch_outcome: BatchOutcome
+) -> int:
     async with AsyncImageClient(args.target, api_key, timeout=args.timeout) as client:
+        if args.command in batch.COMMANDS:
+            return await batch.run_batch_command(client, args, batch_outcome)
         if args.command == "watch":
             await _save(client.watch(args.job_id, include_data=True), args, outcome, 1)
         elif args.command in ("job", "cancel"):
@@ -108,6 +115,7 @@ async def _run(args: argparse.Namespace, api_key: str, outcome: JobOutcome) -> N
             print(jobs.as_json(usage) if args.json else jobs.usage_text(usage))
         else:
             await _make_images(client, args, outcome)
+    return 0
 
 
 async def _list(client: AsyncImageClient, args: argparse.Namespace) -> None:
@@ -128,15 +136,8 @@ async def _make_images(
 ) -> None:
     args.idempotency_key = args.idempotency_key or uuid.uuid4().hex
     call: _ImageCall = args.call
-    for attempt in range(1, _CALL_ATTEMPTS + 1):
-        try:
-            await _save(call(client, args), args, outcome, args.number_of_images)
-            return
-        except grpc.RpcError as err:
-            if not _unreachable(err) or attempt == _CALL_ATTEMPTS:
-                raise
-            print(f"{describe_error(err)}; trying again", file=sys.stderr)
-            await asyncio.sleep(_CALL_RETRY_S)
+    # A repeat replays the images saved already; save_events keeps each once.
+    await retrying(lambda: _save(call(client, args), args, outcome, args.number_of_images))
 
 
 async def _save(
@@ -149,10 +150,6 @@ async def _save(
         await save_events(events, args.out_dir, display, outcome, as_json=args.json)
     if args.json:
         print(outcome.as_json())
-
-
-def _unreachable(err: grpc.RpcError) -> bool:
-    return isinstance(err, grpc.aio.AioRpcError) and err.code() == grpc.StatusCode.UNAVAILABLE
 
 
 if __name__ == "__main__":

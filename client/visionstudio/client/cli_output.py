@@ -87,12 +87,21 @@ def _keep_image(
         print(path, flush=True)
 
 
+def safe_name(text: str) -> str:
+    """`text` as one path component: an id from the server or a file must not name a path
+    outside the output directory."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", text)
+
+
+def extension(mime_type: str) -> str:
+    return _EXTENSIONS.get(mime_type, "bin")
+
+
 def _save(
     out_dir: Path, job_id: str, index: int, mime_type: str, data: bytes, *, suffix: str = ""
 ) -> Path:
-    # The job id comes from the server: keep it from naming a path outside out_dir.
-    stem = re.sub(r"[^A-Za-z0-9_-]", "_", job_id or "job")
-    path = out_dir / f"{stem}-{index}{suffix}.{_EXTENSIONS.get(mime_type, 'bin')}"
+    stem = safe_name(job_id or "job")
+    path = out_dir / f"{stem}-{index}{suffix}.{extension(mime_type)}"
     path.write_bytes(data)
     return path
 

@@ -83,3 +83,39 @@ def _set_common(request: _ImageRequest, options: ImageOptions) -> None:
     )
     request.include_data = options.get("include_data", False)
     request.idempotency_key = options.get("idempotency_key", "")
+
+
+def generate_item(
+    item_id: str, prompt: str, **options: Unpack[SceneOptions]
+) -> pb.BatchRequestItem:
+    """A batch item of a GenerateImage request, from the keyword arguments `generate` takes."""
+    return pb.BatchRequestItem(item_id=item_id, generate=generate_request(prompt, **options))
+
+
+def edit_item(
+    item_id: str, prompt: str, image: bytes | str, **options: Unpack[SceneOptions]
+) -> pb.BatchRequestItem:
+    """A batch item of an EditImage request; a str `image` is a URL, bytes are the file."""
+    return pb.BatchRequestItem(item_id=item_id, edit=edit_request(prompt, image, **options))
+
+
+def inpaint_item(
+    item_id: str,
+    prompt: str,
+    image: bytes | str,
+    *,
+    mask: bytes | str | None = None,
+    inpaint_border_only: bool = False,
+    border_percentage: float = 0.0,
+    **options: Unpack[ImageOptions],
+) -> pb.BatchRequestItem:
+    """A batch item of an Inpaint request; str `image`/`mask` are URLs, bytes the files."""
+    request = inpaint_request(
+        prompt,
+        image,
+        mask=mask,
+        inpaint_border_only=inpaint_border_only,
+        border_percentage=border_percentage,
+        **options,
+    )
+    return pb.BatchRequestItem(item_id=item_id, inpaint=request)

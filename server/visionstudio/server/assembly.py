@@ -118,6 +118,7 @@ async def start(settings: Settings, keys: Sequence[str]) -> RunningService:
         jobs=core.jobs,
         studio=core.studio,
         queries=core.queries,
+        batches=core.batches,
         max_call_s=settings.max_call_s,
         max_input_bytes=settings.max_input_bytes,
         metrics=core.metrics,

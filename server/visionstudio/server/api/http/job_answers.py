@@ -61,19 +61,19 @@ class UsageAnswer(BaseModel):
     data: UsageData
 
 
-class _Query(BaseModel):
+class Query(BaseModel):
     # Query strings are text: numbers and times are parsed (lax), unknown keys are mistakes.
     model_config = ConfigDict(extra="forbid")
 
 
-class UsageRange(_Query):
+class UsageRange(Query):
     """ISO 8601 times (with an offset; none means UTC): jobs created in [start, end)."""
 
     start_time: datetime | None = None
     end_time: datetime | None = None
 
 
-class JobFilter(_Query):
+class JobFilter(Query):
     """ISO 8601 times (with an offset; none means UTC); every filter is optional."""
 
     created_after: datetime | None = None
@@ -83,11 +83,11 @@ class JobFilter(_Query):
     page_token: str | None = None
 
 
-class WatchQuery(_Query):
+class WatchQuery(Query):
     include_data: bool = False
 
 
-_Q = TypeVar("_Q", bound=_Query)
+_Q = TypeVar("_Q", bound=Query)
 
 
 def parse_query(model: type[_Q], query: Mapping[str, str]) -> _Q:

@@ -147,7 +147,7 @@ class _Request(BaseModel):
         data: bytes | None = getattr(self, file_key, None)
         if url is not None and data is not None:
             why = f"give {url_key} or {file_key}, not both"
-            raise _invalid([Violation(url_key, why), Violation(file_key, why)])
+            raise invalid([Violation(url_key, why), Violation(file_key, why)])
         if url is not None:
             return ImageSource(field=url_key, url=url)
         if data is not None:
@@ -204,18 +204,23 @@ class InpaintRequest(_Request):
     )
 
 
-def _invalid(violations: list[Violation]) -> InvalidArgument:
+def invalid(violations: list[Violation]) -> InvalidArgument:
+    """One InvalidArgument naming every violation (the first is its own field)."""
     error = InvalidArgument(violations[0].field, violations[0].description)
     error.violations = violations
     error.message = "; ".join(f"{v.field}: {v.description}" for v in violations)
     return error
 
 
-def _describe(error: PydanticError, model: type[BaseModel]) -> Violation:
-    """One pydantic error as a violation naming the key (or the whole body)."""
+def describe(
+    error: PydanticError, model: type[BaseModel], *, taker: str = "this route takes"
+) -> Violation:
+    """One pydantic error of `model` as a violation naming the key (or the whole body). An
+    unknown key's description lists the model's keys after `taker`."""
     field = ".".join(str(part) for part in error["loc"]) or BODY
     if error["type"] == "extra_forbidden":
-        return Violation(field, f"unknown key; this route takes {', '.join(model.model_fields)}")
+        keys = ", ".join(info.alias or name for name, info in model.model_fields.items())
+        return Violation(field, f"unknown key; {taker} {keys}")
     if error["type"] == "missing":
         return Violation(field, "is required")
     return Violation(field, str(error["msg"]))
@@ -232,7 +237,7 @@ class Endpoint:
         try:
             request = self.body.model_validate_json(raw)
         except ValidationError as exc:
-            raise _invalid([_describe(e, self.body) for e in exc.errors()]) from None
+            raise invalid([describe(e, self.body) for e in exc.errors()]) from None
         return request.to_spec()
 
 

@@ -1,5 +1,5 @@
-"""Builds and starts the HTTP server: the reference API's JSON routes, stored images behind
-signed URLs, health probes and metrics."""
+"""Builds and starts the HTTP server: the reference API's JSON routes (images, jobs, batches),
+stored images behind signed URLs, health probes and metrics."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from aiohttp import web
 from visionstudio.server.api.auth import ApiKeys
 from visionstudio.server.api.byte_budget import ByteBudget
 from visionstudio.server.api.http import middleware
+from visionstudio.server.api.http.batch_routes import BatchRoutes
 from visionstudio.server.api.http.connections import ConnectionGuard, GuardedSite
 from visionstudio.server.api.http.draining import refusing_when
 from visionstudio.server.api.http.images import IMAGE_PATH, Images
@@ -18,6 +19,7 @@ from visionstudio.server.api.http.job_routes import JobRoutes
 from visionstudio.server.api.http.models import max_body_bytes
 from visionstudio.server.api.http.routes import JsonApi
 from visionstudio.server.api.http.studio_routes import STUDIO_ROUTES, StudioAssets
+from visionstudio.server.jobs.batches import Batches
 from visionstudio.server.jobs.links import UrlSigner
 from visionstudio.server.jobs.queries import JobQueries
 from visionstudio.server.jobs.runner import ImageStudio
@@ -35,6 +37,7 @@ class HttpApp:
         jobs: JobStore,
         studio: ImageStudio,
         queries: JobQueries,
+        batches: Batches,
         max_call_s: float,
         max_input_bytes: int,
         metrics: Metrics,
@@ -52,6 +55,7 @@ class HttpApp:
         self._max_body = max_body_bytes(max_input_bytes)
         self._api = JsonApi(studio=studio, max_call_s=max_call_s)
         self._jobs = JobRoutes(queries=queries, studio=studio, max_call_s=max_call_s)
+        self._batches = BatchRoutes(batches=batches)
         self._request_bytes = request_bytes
         self._body_timeout_s = body_timeout_s
         self.guard = ConnectionGuard(max_connections)
@@ -83,6 +87,7 @@ class HttpApp:
         app.router.add_get(IMAGE_PATH, self._images.get)
         self._api.add_routes(app)
         self._jobs.add_routes(app)
+        self._batches.add_routes(app)
         StudioAssets().add_routes(app)
         return app
 

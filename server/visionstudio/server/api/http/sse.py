@@ -1,4 +1,4 @@
-"""Server-Sent Events: a job's events as they happen, for callers that send
+"""Server-Sent Events: a job's (or a batch's) events as they happen, for callers that send
 `Accept: text/event-stream`."""
 
 from __future__ import annotations
@@ -59,12 +59,11 @@ class _EventStream:
             await self._response.write(chunk)
 
 
-async def stream(request: web.Request, events: AsyncIterator[JobEvent]) -> web.StreamResponse:
-    """Sends the job's events; the first one (Accepted) must not have been consumed yet."""
-    # Validation, auth and input errors come before the first event: they still get a
-    # plain JSON answer with their status, as nothing has been sent yet.
-    accepted = await anext(events)
-    assert isinstance(accepted, Accepted)
+async def relay(
+    request: web.Request, named: AsyncGenerator[tuple[str, dict[str, Any]], None], what: str
+) -> web.StreamResponse:
+    """Sends (event name, JSON) pairs as Server-Sent Events, with keepalive comments between
+    them; `what` names the stream in the log. Errors after this point can only be events."""
     response = web.StreamResponse(
         # X-Accel-Buffering: nginx would otherwise hold events back until its buffer fills.
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -72,25 +71,34 @@ async def stream(request: web.Request, events: AsyncIterator[JobEvent]) -> web.S
     response.content_type = EVENT_STREAM
     await response.prepare(request)
     sse = _EventStream(response)
-    images: list[ImageReady] = []
     try:
-        await sse.send("accepted", answers.accepted_json(accepted))
         async with (
             Periodic("sse-keepalive", KEEPALIVE_S, sse.keepalive),
-            contextlib.aclosing(_as_events(events, accepted, images)) as job_events,
+            contextlib.aclosing(named),
         ):
-            async for kind, payload in job_events:
+            async for kind, payload in named:
                 await sse.send(kind, payload)
         await response.write_eof()
     except ConnectionResetError:
-        log.info("job %s: the caller closed the event stream", accepted.job_id)
+        log.info("%s: the caller closed the event stream", what)
     return response
 
 
+async def stream(request: web.Request, events: AsyncIterator[JobEvent]) -> web.StreamResponse:
+    """Sends the job's events; the first one (Accepted) must not have been consumed yet."""
+    # Validation, auth and input errors come before the first event: they still get a
+    # plain JSON answer with their status, as nothing has been sent yet.
+    accepted = await anext(events)
+    assert isinstance(accepted, Accepted)
+    return await relay(request, _as_events(events, accepted), f"job {accepted.job_id}")
+
+
 async def _as_events(
-    events: AsyncIterator[JobEvent], accepted: Accepted, images: list[ImageReady]
+    events: AsyncIterator[JobEvent], accepted: Accepted
 ) -> AsyncGenerator[tuple[str, dict[str, Any]], None]:
-    """The job's remaining events as (SSE event name, JSON); a failure becomes an `error`."""
+    """The job's events as (SSE event name, JSON); a failure becomes an `error`."""
+    yield "accepted", answers.accepted_json(accepted)
+    images: list[ImageReady] = []
     try:
         async for event in events:
             if isinstance(event, ImageReady):
