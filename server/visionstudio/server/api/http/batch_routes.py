@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncGenerator
 from typing import Any, cast
 
 from aiohttp import web
-from visionstudio.server.api.http import answers, batch_answers, sse
+from visionstudio.server.api.http import answers, batch_answers, bodies, sse
 from visionstudio.server.api.http.batch_answers import BatchFilter
 from visionstudio.server.api.http.batch_requests import IDEMPOTENCY_HEADER, parse_batch
 from visionstudio.server.api.http.envelope import json_answer
@@ -48,14 +49,15 @@ class BatchRoutes:
         app.router.add_post(BATCH_CANCEL_PATH, self._cancel)
 
     async def _submit(self, request: web.Request) -> web.StreamResponse:
-        # Already received (and bounded) by the `bounded_bodies` middleware.
-        raw = await request.read()
-        # Up to 1,000 items, maybe with base64 images: parsed off the loop.
-        submission = await asyncio.to_thread(
-            parse_batch,
-            raw,
-            content_type=request.content_type,
-            header_key=request.headers.get(IDEMPOTENCY_HEADER),
+        # Received (and bounded) by the `bounded_bodies` middleware; up to 1,000 items, maybe
+        # with base64 images: parsed off the loop, under the request-bytes budget.
+        submission = await bodies.parsed(
+            request,
+            functools.partial(
+                parse_batch,
+                content_type=request.content_type,
+                header_key=request.headers.get(IDEMPOTENCY_HEADER),
+            ),
         )
         caller = caller_of(request)
         events = cast(
