@@ -1,10 +1,11 @@
 """HTTP bodies received under the budget of request bytes, and held there until parsed (#15).
 
 Receiving a body was bounded, but parsing it was not: the JSON text, the strings made from it
-and the decoded images cost several times the body (8 bodies of 139 MB took 1.2 GB). So a body
-reserves what parsing it costs, measured as a multiple of its size (`tests/api/test_body_costs.py`),
-keeps it until its handler has parsed it, and its bytes are dropped then. aiohttp's own
-`request.read()` would keep a copy for the whole request: handlers call `parsed` instead.
+and the decoded images cost several times the body (8 bodies of 139 MB took 1.3 GB). So a body
+reserves what parsing it costs, measured as a multiple of its size
+(`tests/api/test_body_costs.py`), keeps it until its handler has parsed it, and its bytes are
+dropped then. aiohttp's own `request.read()` would find the body consumed (and would keep a
+copy for the whole request): handlers call `parsed` instead.
 """
 
 from __future__ import annotations
