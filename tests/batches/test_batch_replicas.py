@@ -1,0 +1,90 @@
+"""Two server processes on one PostgreSQL and one bucket: a batch is watched through the replica
+that does not drive it, and finished by it when its driver dies."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import pytest
+from visionstudio.image.v1 import image_service_pb2 as pb
+from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
+
+from tests.fake_openai import FakeOpenAI
+from tests.support.batches import generate, kinds, of_kind
+from tests.support.processes import KEY, ServerProcess
+from tests.support.store_services import PostgresServer, S3Server, postgres_server, s3_server  # noqa: F401
+
+AUTH = (("x-api-key", KEY),)
+
+
+@pytest.fixture
+async def replicas(
+    upstream: FakeOpenAI,
+    postgres_server: PostgresServer,  # noqa: F811
+    s3_server: S3Server,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> AsyncIterator[tuple[ServerProcess, ServerProcess]]:
+    bucket = await s3_server.create_bucket(monkeypatch)  # also sets the AWS variables
+    shared = {
+        "VISIONSTUDIO_DATABASE_URL": await postgres_server.create_database(),
+        "VISIONSTUDIO_BLOB_URL": f"s3://{bucket}/images",
+        "VISIONSTUDIO_URL_SIGNING_KEY": "replicas-share-this-secret",
+        # Short, so a batch whose replica died is carried on within a few seconds.
+        "VISIONSTUDIO_JOB_LEASE_S": "2",
+        "VISIONSTUDIO_BATCH_ITEM_CONCURRENCY": "2",
+    }
+    a = ServerProcess(upstream.base_url, tmp_path / "a", **shared)
+    b = ServerProcess(upstream.base_url, tmp_path / "b", **shared)
+    try:
+        await asyncio.gather(a.ready(), b.ready())
+        yield a, b
+    finally:
+        a.kill()
+        b.kill()
+
+
+async def test_killing_the_driving_replica_the_other_finishes_the_batch_its_watcher_follows(
+    replicas: tuple[ServerProcess, ServerProcess], upstream: FakeOpenAI
+) -> None:
+    a, b = replicas
+    # Item 0 answers at once, item 1 would take a minute; 2..5 wait their turn.
+    upstream.config.next_latencies = [0.05, 60.0, 60.0]
+    items = [generate(f"i{n}", f"a relay {n}") for n in range(6)]
+    async with (
+        grpc.aio.insecure_channel(a.target) as to_a,
+        grpc.aio.insecure_channel(b.target) as to_b,
+    ):
+        on_a, on_b = pb_grpc.ImageServiceStub(to_a), pb_grpc.ImageServiceStub(to_b)
+        run = on_a.RunBatch(pb.RunBatchRequest(items=items), metadata=AUTH)
+        seen: list[pb.BatchEvent] = []
+        async for event in run:
+            seen.append(event)
+            if "item_ended" in kinds(seen) and kinds(seen).count("item_started") == 3:
+                break
+        # Replica b does not drive the batch: its watch follows it from the store.
+        watch = on_b.WatchBatch(
+            pb.WatchBatchRequest(batch_id=seen[0].accepted.batch_id), metadata=AUTH
+        )
+        first = await watch.read()
+        assert isinstance(first, pb.BatchEvent) and first.HasField("accepted")
+        upstream.config.next_latencies = []
+        a.kill()  # SIGKILL the driver
+        made_on_a = len(upstream.requests)
+        watched = [first]
+        while (event := await watch.read()) is not grpc.aio.EOF:
+            assert isinstance(event, pb.BatchEvent)
+            watched.append(event)
+        batch = await on_b.GetBatch(
+            pb.GetBatchRequest(batch_id=first.accepted.batch_id), metadata=AUTH
+        )
+    assert kinds(watched)[-1] == "summary"
+    assert watched[-1].summary.items_succeeded == 6
+    assert sorted(i.item_id for i in of_kind(watched, "item_ended")) == [f"i{n}" for n in range(6)]
+    assert len({i.image.image_id for i in of_kind(watched, "image")}) == 6
+    assert batch.status == pb.BATCH_STATUS_SUCCEEDED
+    # Item 0 was not made again: b made the five others, once each.
+    assert len(upstream.requests) == made_on_a + 5
