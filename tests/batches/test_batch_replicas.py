@@ -75,8 +75,8 @@ async def test_killing_the_driving_replica_the_other_finishes_the_batch_its_watc
         a.kill()  # SIGKILL the driver
         made_on_a = len(upstream.requests)
         watched = [first]
-        while isinstance(event := await watch.read(), pb.BatchEvent):
-            watched.append(event)
+        while isinstance(news := await watch.read(), pb.BatchEvent):
+            watched.append(news)
         batch = await on_b.GetBatch(
             pb.GetBatchRequest(batch_id=first.accepted.batch_id), metadata=AUTH
         )
