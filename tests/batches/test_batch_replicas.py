@@ -4,6 +4,7 @@ that does not drive it, and finished by it when its driver dies."""
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,7 +14,9 @@ from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
 
 from tests.fake_openai import FakeOpenAI
-from tests.support.batches import generate, kinds, of_kind
+from tests.support.batches import collect_batch, generate, kinds, of_kind, read_batch
+from tests.support.calls import rpc_error
+from tests.support.harness import eventually, rich_error
 from tests.support.processes import KEY, ServerProcess
 from tests.support.store_services import PostgresServer, S3Server, postgres_server, s3_server  # noqa: F401
 
@@ -36,6 +39,7 @@ async def replicas(
         # Short, so a batch whose replica died is carried on within a few seconds.
         "VISIONSTUDIO_JOB_LEASE_S": "2",
         "VISIONSTUDIO_BATCH_ITEM_CONCURRENCY": "2",
+        "VISIONSTUDIO_SHUTDOWN_GRACE_S": "1",
     }
     a = ServerProcess(upstream.base_url, tmp_path / "a", **shared)
     b = ServerProcess(upstream.base_url, tmp_path / "b", **shared)
@@ -74,9 +78,7 @@ async def test_killing_the_driving_replica_the_other_finishes_the_batch_its_watc
         upstream.config.next_latencies = []
         a.kill()  # SIGKILL the driver
         made_on_a = len(upstream.requests)
-        watched = [first]
-        while isinstance(news := await watch.read(), pb.BatchEvent):
-            watched.append(news)
+        watched = [first, *await read_batch(watch)]
         batch = await on_b.GetBatch(
             pb.GetBatchRequest(batch_id=first.accepted.batch_id), metadata=AUTH
         )
@@ -87,3 +89,39 @@ async def test_killing_the_driving_replica_the_other_finishes_the_batch_its_watc
     assert batch.status == pb.BATCH_STATUS_SUCCEEDED
     # Item 0 was not made again: b made the five others, once each.
     assert len(upstream.requests) == made_on_a + 5
+
+
+async def test_sigterm_hands_the_batch_to_the_other_replica_at_once(
+    replicas: tuple[ServerProcess, ServerProcess], upstream: FakeOpenAI
+) -> None:
+    a, b = replicas
+    # Both first items would take a minute: the 1 s grace cannot wait for them.
+    upstream.config.next_latencies = [60.0, 60.0]
+    items = [generate(f"i{n}", f"a deploy {n}") for n in range(4)]
+    async with (
+        grpc.aio.insecure_channel(a.target) as to_a,
+        grpc.aio.insecure_channel(b.target) as to_b,
+    ):
+        on_a, on_b = pb_grpc.ImageServiceStub(to_a), pb_grpc.ImageServiceStub(to_b)
+        run = on_a.RunBatch(pb.RunBatchRequest(items=items), metadata=AUTH)
+        seen: list[pb.BatchEvent] = []
+        while kinds(seen).count("item_started") < 2:
+            event = await run.read()
+            assert isinstance(event, pb.BatchEvent)
+            seen.append(event)
+        batch_id = seen[0].accepted.batch_id
+        assert await eventually(lambda: len(upstream.requests) == 2)  # both calls upstream
+        upstream.config.next_latencies = []
+        a.proc.send_signal(signal.SIGTERM)
+        cut = await rpc_error(read_batch(run))
+        watched = await collect_batch(
+            on_b.WatchBatch(pb.WatchBatchRequest(batch_id=batch_id), metadata=AUTH)
+        )
+    assert cut.code() == grpc.StatusCode.UNAVAILABLE
+    assert rich_error(cut)["reason"] == "SERVER_SHUTTING_DOWN"
+    assert rich_error(cut)["metadata"] == {"batch_id": batch_id}
+    assert await asyncio.to_thread(a.proc.wait, 30) == 0
+    assert watched[-1].summary.items_succeeded == 4
+    assert len({i.image.image_id for i in of_kind(watched, "image")}) == 4
+    # The two calls the grace cut were made again on b, with the two items that had waited.
+    assert len(upstream.requests) == 6

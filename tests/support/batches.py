@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable
 from typing import Any
 
+import grpc
 from visionstudio.image.v1 import image_service_pb2 as pb
 
 
@@ -28,3 +29,11 @@ def kinds(events: list[pb.BatchEvent]) -> list[str]:
 def of_kind(events: list[pb.BatchEvent], kind: str) -> list[Any]:
     """The events' `kind` members (e.g. "image", "item_ended")."""
     return [getattr(event, kind) for event in events if event.WhichOneof("event") == kind]
+
+
+async def read_batch(call: grpc.aio.UnaryStreamCall[Any, pb.BatchEvent]) -> list[pb.BatchEvent]:
+    """The remaining events of a call already read from (iteration cannot follow read())."""
+    events = []
+    while isinstance(event := await call.read(), pb.BatchEvent):
+        events.append(event)
+    return events
