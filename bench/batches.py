@@ -63,7 +63,7 @@ async def _single(stub: pb_grpc.ImageServiceAsyncStub, prompt: str) -> float:
 
 
 async def _singles_until(stub: pb_grpc.ImageServiceAsyncStub, done: asyncio.Event) -> list[float]:
-    latencies = []
+    latencies: list[float] = []
     while not done.is_set():
         latencies.append(await _single(stub, f"during {len(latencies)}"))
     return latencies
