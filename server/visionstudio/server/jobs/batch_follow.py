@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from visionstudio.server.errors import Unavailable
+from visionstudio.server.errors import NotFound, Unavailable
 from visionstudio.server.jobs.batch_events import (
     BatchAccepted,
     BatchEvent,
@@ -68,13 +68,14 @@ class Catchup:
                 self.started.add(item.position)
                 events.append(ItemStarted(item.item_id, item.job_id))
             # Read after the item's status: an ended item's images are all stored by then.
-            view = await self.queries.get(item.job_id, self.caller)
-            for image in view.images:
-                if image.image_id not in self.images:
-                    self.images.add(image.image_id)
-                    events.append(ItemImage(item.item_id, item.job_id, image))
-            if ended:
-                self.usage += view.job.usage or Usage()
+            with contextlib.suppress(NotFound):  # (its job deleted by retention meanwhile)
+                view = await self.queries.get(item.job_id, self.caller)
+                for image in view.images:
+                    if image.image_id not in self.images:
+                        self.images.add(image.image_id)
+                        events.append(ItemImage(item.item_id, item.job_id, image))
+                if ended:
+                    self.usage += view.job.usage or Usage()
         if ended:
             self.ends[item.position] = item.status
             events.append(ItemEnded(item.item_id, item.job_id, item.status, item.error))
