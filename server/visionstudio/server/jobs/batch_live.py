@@ -12,6 +12,7 @@ from collections.abc import Callable
 from visionstudio.server.background import Periodic
 from visionstudio.server.jobs.batch_follow import batch_unavailable
 from visionstudio.server.jobs.batch_run import BatchRun
+from visionstudio.server.jobs.lease_clock import LeaseClock
 from visionstudio.server.store import BatchStore
 from visionstudio.server.store.batch_records import BatchItemRecord, BatchRecord, BatchStatus
 
@@ -31,8 +32,9 @@ class LiveBatches:
         self.lease_s = lease_s
         self._make_run = make_run
         self._live: dict[str, tuple[BatchRun, asyncio.Task[None]]] = {}
-        # Renewing is also how a CancelBatch made through another replica is seen.
-        self._renewals = Periodic("batch-leases", min(1.0, lease_s / 4), self._renew)
+        self._renewals = LeaseClock(lease_s)
+        # Reading the records is also how a CancelBatch made through another replica is seen.
+        self._follow = Periodic("batch-leases", min(1.0, lease_s / 4), self._follow_records)
         # At start too: a restarted single server carries on its unfinished batches.
         self._claims = Periodic("batch-resume", lease_s / 2, self.claim_expired, at_start=True)
 
@@ -48,7 +50,12 @@ class LiveBatches:
         batch_id = run.record.id
         task = asyncio.create_task(run.drive(), name=f"batch-{batch_id}")
         self._live[batch_id] = (run, task)
-        task.add_done_callback(lambda _: self._live.pop(batch_id, None))
+        self._renewals.held(batch_id)
+        task.add_done_callback(lambda _: self._forget(batch_id))
+
+    def _forget(self, batch_id: str) -> None:
+        self._live.pop(batch_id, None)
+        self._renewals.drop(batch_id)
 
     async def claim_expired(self) -> None:
         for record in await self._store.claim_expired_batches(
@@ -59,9 +66,10 @@ class LiveBatches:
             log.info("resuming batch %s: %d items not started", record.id, pending)
             self.drive(self._make_run(record, items))
 
-    async def _renew(self) -> None:
+    async def _follow_records(self) -> None:
         for batch_id, (run, task) in list(self._live.items()):
-            await self._store.renew_batch_lease(batch_id, self.owner, self.lease_s)
+            if self._renewals.due(batch_id):
+                await self._store.renew_batch_lease(batch_id, self.owner, self.lease_s)
             record = await self._store.get_batch(batch_id)
             if record is None:
                 continue
@@ -76,14 +84,14 @@ class LiveBatches:
                 task.cancel()
 
     def start(self) -> None:
-        self._renewals.start()
+        self._follow.start()
         self._claims.start()
 
     async def stop(self) -> None:
         """At shutdown: the drivers stop and their batches are handed back at once (their
         running items are durable jobs and go on)."""
         await self._claims.stop()
-        await self._renewals.stop()
+        await self._follow.stop()
         entries = list(self._live.values())
         for run, task in entries:
             run.stop_error = batch_unavailable(
