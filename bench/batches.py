@@ -5,8 +5,8 @@ The loopback upstream enforces N images per window (429 beyond, like OpenAI's pe
 limits, with a shorter window for a fast run); the server learns the limit from its answers.
 Another key first makes single calls with the service idle, then while one key's batch of
 `--items` runs. Reported: the batch's images/s (overall, and as a share of the budget's pace
-after its initial burst, the other key's images counted in), the upstream's 429s, and the other key's latency p50/p95 idle and
-during the batch (the difference is what the batch adds).
+after its initial burst, the other key's images counted in), the upstream's 429s, and the other
+key's latency p50/p95 idle and during the batch (the difference is what the batch adds).
 Usage: python -m bench.batches [--items 500] [--per-window 120] [--window 4] [--latency 0.2]
                                [--concurrency 16] [--json]
 """
