@@ -51,11 +51,14 @@ class LiveBatches:
         task = asyncio.create_task(run.drive(), name=f"batch-{batch_id}")
         self._live[batch_id] = (run, task)
         self._renewals.held(batch_id)
-        task.add_done_callback(lambda _: self._forget(batch_id))
+        task.add_done_callback(lambda _: self._forget(batch_id, task))
 
-    def _forget(self, batch_id: str) -> None:
+    def _forget(self, batch_id: str, task: asyncio.Task[None]) -> None:
         self._live.pop(batch_id, None)
         self._renewals.drop(batch_id)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # Its lease is no longer renewed: a replica takes the batch over when it runs out.
+            log.error("the driver of batch %s failed", batch_id, exc_info=error)
 
     async def claim_expired(self) -> None:
         for record in await self._store.claim_expired_batches(
