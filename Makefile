@@ -68,6 +68,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.attacks
 	$(BIN)/python -m bench.slowloris
 	$(BIN)/python -m bench.restarts
+	$(BIN)/python -m bench.batches
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable
-from typing import Any
-
 import grpc
 import pytest
 from visionstudio.image.v1 import image_service_pb2 as pb
 
 from tests.fake_openai import FakeOpenAI
+from tests.support.batches import collect_batch, generate
 from tests.support.harness import AUTH, Harness, png
 
 OTHER = (("x-api-key", "test-key-2"),)
@@ -25,19 +23,6 @@ REFERENCE = [
     ("garden", 2, R.Value("ASPECT_RATIO_4_3"), Q.Value("QUALITY_AUTO")),
     ("comet", 2, R.Value("ASPECT_RATIO_3_4"), Q.Value("QUALITY_LOW")),
 ]
-
-
-async def collect_batch(call: AsyncIterable[pb.BatchEvent]) -> list[pb.BatchEvent]:
-    return [event async for event in call]
-
-
-def generate(
-    item_id: str, prompt: str, n: int = 1, ratio: Any = 0, quality: Any = 0
-) -> pb.BatchRequestItem:
-    request = pb.GenerateImageRequest(
-        prompt=prompt, number_of_images=n, aspect_ratio=ratio, quality=quality
-    )
-    return pb.BatchRequestItem(item_id=item_id, generate=request)
 
 
 async def test_the_reference_batch_streams_all_images_tagged_with_their_items(

@@ -147,6 +147,7 @@ async def start(settings: Settings, keys: Sequence[str]) -> RunningService:
     readiness.start()
     core.retention.start()
     core.studio.start()
+    core.batches.start()
     log.info(
         "gRPC on port %d, HTTP on %s, model %s, deployments %s",
         grpc.port,

@@ -167,7 +167,9 @@ async def build_core(settings: Settings, signer: UrlSigner) -> Core:
         studio=studio,
         store=jobs,
         queries=queries,
+        blobs=blobs,
         concurrency=settings.batch_item_concurrency,
         job_timeout_s=settings.max_call_s,
+        lease_s=settings.job_lease_s,
     )
     return Core(metrics, provider, fetcher, jobs, blobs, studio, queries, retention, batches)

@@ -119,9 +119,10 @@ class Settings(BaseSettings):
     # A stream with nothing else to send gets a progress event this often.
     progress_interval_s: float = 10.0
     shutdown_grace_s: float = 30.0
-    # Durable jobs: the replica making a job renews its lease on it (every 0.5 s); when the
-    # lease runs out (the replica died) another replica, or the restarted server, carries the
-    # job on within about 1.5 leases. Longer than any pause of a live process.
+    # Durable jobs and batches: the replica making a job (driving a batch) renews its lease on
+    # it a third of the way through; when the lease runs out (the replica died) another
+    # replica, or the restarted server, carries it on within about 1.5 leases. Two thirds of it
+    # longer than any pause of a live process.
     job_lease_s: float = 30.0
     # Batches (RunBatch): how many items of one batch run at once. The rest wait their turn,
     # so a large batch takes a share of its key's slots instead of all of them.

@@ -5,24 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
-from visionstudio.server.errors import InvalidArgument, NotFound, Unavailable
-from visionstudio.server.jobs.batch_events import (
-    BatchAccepted,
-    BatchEvent,
-    BatchFinished,
-    ItemEnded,
-    ItemImage,
-    ItemStarted,
+from visionstudio.server.errors import InvalidArgument, NotFound
+from visionstudio.server.jobs.batch_events import BatchEvent
+from visionstudio.server.jobs.batch_follow import follow_stored
+from visionstudio.server.jobs.batch_live import LiveBatches
+from visionstudio.server.jobs.batch_run import CANCEL_REASON, BatchItem, BatchRun, Services
+from visionstudio.server.jobs.batch_specs import (
+    drop_inputs,
+    item_request,
+    items_digest,
+    keep_inputs,
 )
-from visionstudio.server.jobs.batch_run import BatchItem, BatchRun
 from visionstudio.server.jobs.links import new_id
 from visionstudio.server.jobs.queries import JobQueries
 from visionstudio.server.jobs.runner import ImageStudio
-from visionstudio.server.spec import Usage
-from visionstudio.server.store import BatchStore
+from visionstudio.server.store import BatchStore, BlobStore
 from visionstudio.server.store.batch_records import (
     BatchItemRecord,
     BatchPage,
@@ -34,7 +35,8 @@ from visionstudio.server.store.batch_records import (
 MAX_ITEMS = 1000
 MAX_ITEM_ID_CHARS = 128
 MAX_KEY_CHARS = 128
-# How long CancelBatch waits for a live batch to record its end, so its answer shows it.
+# How long CancelBatch waits for a live batch to record its end, so its answer shows it. (The
+# waiting items end with one write; only the running ones' jobs have each to stop.)
 CANCEL_SETTLE_S = 5.0
 
 
@@ -67,47 +69,67 @@ class Batches:
         studio: ImageStudio,
         store: BatchStore,
         queries: JobQueries,
+        blobs: BlobStore,
         concurrency: int,
         job_timeout_s: float,
+        lease_s: float,
     ) -> None:
         self._studio = studio
         self._store = store
         self._queries = queries
-        self._concurrency = concurrency
-        self._job_timeout_s = job_timeout_s
+        self._blobs = blobs
+        self._services = Services(studio, store, queries, blobs, concurrency, job_timeout_s)
         # Batches driven by this process, until they end.
-        self._live: dict[str, tuple[BatchRun, asyncio.Task[None]]] = {}
+        self._live = LiveBatches(
+            store=store,
+            owner=new_id(),
+            lease_s=lease_s,
+            make_run=lambda record, items: BatchRun(record, items, self._services),
+        )
+        self._stopping = False
 
     async def run(
         self, items: list[BatchItem], *, caller: str, idempotency_key: str
     ) -> AsyncIterator[BatchEvent]:
         """Streams the batch's events; the batch goes on when the caller goes away. A repeat
-        with the same idempotency key re-attaches to the first batch."""
+        with the same idempotency key re-attaches to the first batch; with other items it is
+        refused (INVALID_ARGUMENT, IDEMPOTENCY_KEY_REUSED)."""
         check_items(items, idempotency_key)
-        record = BatchRecord(
+        digest = items_digest(items)
+        wanted = BatchRecord(
             id=new_id(),
             caller=caller,
             item_count=len(items),
             idempotency_key=idempotency_key or None,
+            items_digest=digest,
+            lease_owner=self._live.owner,
+            lease_until=time.time() + self._live.lease_s,
         )
-        record, created = await self._store.create_batch(record, [i.item_id for i in items])
+        # Before the batch is recorded: whoever drives it finds every item's inputs.
+        await keep_inputs(wanted.id, items, self._blobs)
+        requests = [item_request(item) for item in items]
+        record, created = await self._store.create_batch(wanted, requests)
         if created:
             self._start(record, items)
+        else:
+            await drop_inputs(wanted.id, len(items), self._blobs)
+            # (A batch stored before items were digested cannot be compared.)
+            if record.items_digest not in (None, digest):
+                raise InvalidArgument(
+                    "idempotency_key",
+                    f"was used for batch {record.id} with other items; use a new key",
+                    reason="IDEMPOTENCY_KEY_REUSED",
+                )
         async for event in self.watch(record.id, caller):
             yield event
 
     def _start(self, record: BatchRecord, items: list[BatchItem]) -> None:
-        run = BatchRun(
-            record,
-            items,
-            studio=self._studio,
-            store=self._store,
-            concurrency=self._concurrency,
-            job_timeout_s=self._job_timeout_s,
-        )
-        task = asyncio.create_task(run.drive())
-        self._live[record.id] = (run, task)
-        task.add_done_callback(lambda _: self._live.pop(record.id, None))
+        records = [
+            BatchItemRecord(record.id, position, item.item_id)
+            for position, item in enumerate(items)
+        ]
+        specs = {position: item.spec for position, item in enumerate(items)}
+        self._live.drive(BatchRun(record, records, self._services, specs))
 
     async def own(self, batch_id: str, caller: str) -> BatchRecord:
         record = await self._store.get_batch(batch_id)
@@ -124,51 +146,26 @@ class Batches:
         return await self._store.list_batches(caller, page_size=page_size, page_token=page_token)
 
     async def watch(self, batch_id: str, caller: str) -> AsyncIterator[BatchEvent]:
-        """What is done, then the rest as it finishes."""
+        """What is done, then the rest as it finishes: from the driver's feed when the batch
+        runs here, else from the store (another replica drives it, or it has ended)."""
         record = await self.own(batch_id, caller)
-        live = self._live.get(record.id)
-        if live is not None:
-            async for event in live[0].feed.follow():
-                yield event
-            return
-        async for event in self._replay(record):
-            yield event
-
-    async def _replay(self, record: BatchRecord) -> AsyncIterator[BatchEvent]:
-        """An ended batch's events, rebuilt from the store (images in storage order)."""
-        yield BatchAccepted(record.id, record.item_count)
-        usage, images = Usage(), 0
-        items = await self._store.list_batch_items(record.id)
-        for item in items:
-            if item.job_id is None:
-                continue
-            view = await self._queries.get(item.job_id, record.caller)
-            yield ItemStarted(item.item_id, item.job_id)
-            for image in view.images:
-                yield ItemImage(item.item_id, item.job_id, image)
-            usage += view.job.usage or Usage()
-            images += len(view.images)
-        if record.status is BatchStatus.RUNNING:
-            raise Unavailable(
-                f"batch {record.id} is not running on this replica; its items go on as jobs"
-                " (WatchJob follows each)",
-                reason="BATCH_NOT_LIVE",
-                metadata={"batch_id": record.id},
+        run = self._live.get(record.id)
+        events = (
+            run.feed.follow()
+            if run is not None
+            else follow_stored(
+                record, store=self._store, queries=self._queries, stopping=lambda: self._stopping
             )
-        for item in items:
-            if item.status not in (ItemStatus.PENDING, ItemStatus.RUNNING):
-                yield ItemEnded(item.item_id, item.job_id, item.status, item.error)
-        yield _summary(record, items, usage, images)
+        )
+        async for event in events:
+            yield event
 
     async def cancel(self, batch_id: str, caller: str) -> BatchView:
         """Cancels every unfinished item; an ended batch is returned unchanged."""
         record = await self.own(batch_id, caller)
-        live = self._live.get(record.id)
-        if live is not None:
-            run, task = live
-            run.cancelled = True
-            for job_id in list(run.running.values()):
-                await self._studio.cancel(job_id, caller)
+        run, task = self._live.get(record.id), self._live.task(record.id)
+        if run is not None and task is not None:
+            await run.cancel()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(task), CANCEL_SETTLE_S)
             if not task.done():
@@ -180,34 +177,28 @@ class Batches:
         return await self.get(record.id, caller)
 
     async def _cancel_stored(self, record: BatchRecord) -> None:
-        """In the store: the batch's started jobs are cancelled, the rest marked (for a batch no
-        process here drives, or one whose driver has not settled yet)."""
-        for item in await self._store.list_batch_items(record.id):
-            if item.status is ItemStatus.RUNNING and item.job_id is not None:
-                await self._studio.cancel(item.job_id, record.caller)
-            if item.status in (ItemStatus.PENDING, ItemStatus.RUNNING):
-                await self._store.update_batch_item(
-                    record.id, item.position, ItemStatus.CANCELLED, error="cancelled by CancelBatch"
-                )
+        """In the store: the batch's started jobs are cancelled, the rest marked (for a batch
+        another replica drives, which sees it at its next lease renewal, or one whose driver
+        has not settled yet)."""
+        await self._store.cancel_pending_items(record.id, CANCEL_REASON)
+        running = [
+            item
+            for item in await self._store.list_batch_items(record.id)
+            if item.status is ItemStatus.RUNNING and item.job_id is not None
+        ]
+        await asyncio.gather(*(self._studio.cancel(i.job_id or "", record.caller) for i in running))
+        for item in running:
+            await self._store.update_batch_item(
+                record.id, item.position, ItemStatus.CANCELLED, error=CANCEL_REASON
+            )
         await self._store.finish_batch(record.id, BatchStatus.CANCELLED)
 
+    def start(self) -> None:
+        """Background work: leases of the batches driven here, and batches to take over."""
+        self._live.start()
+
     async def stop(self) -> None:
-        """At shutdown: the drivers stop (their running items are durable jobs and go on)."""
-        for _, task in list(self._live.values()):
-            task.cancel()
-        await asyncio.gather(*(task for _, task in self._live.values()), return_exceptions=True)
-
-
-def _summary(
-    record: BatchRecord, items: list[BatchItemRecord], usage: Usage, images: int
-) -> BatchFinished:
-    statuses = [item.status for item in items]
-    return BatchFinished(
-        batch_id=record.id,
-        succeeded=statuses.count(ItemStatus.SUCCEEDED),
-        failed=statuses.count(ItemStatus.FAILED),
-        cancelled=statuses.count(ItemStatus.CANCELLED),
-        images_delivered=images,
-        usage=usage,
-        elapsed_ms=int((record.updated_at - record.created_at) * 1000),
-    )
+        """At shutdown: followers are told to re-attach elsewhere, drivers stop and hand
+        their batches back (their running items are durable jobs and go on)."""
+        self._stopping = True
+        await self._live.stop()

@@ -88,18 +88,23 @@ class Executor:
                 await self._gather(job, tasks, outcome)
                 outcome.settle()
             except asyncio.CancelledError:
-                if job.stop_error is not None:
-                    job.outbox.put_nowait(job.stop_error)
+                _tell_stopped(job)
                 raise
             finally:
                 for task in tasks:
                     task.cancel()
                 job.ticket.close()
-                if job.handed_back:
-                    # Left running in the store: the next owner makes what is missing.
-                    await self._writes.run(self._jobs.release_lease(job.id, self._owner))
-                else:
-                    await self._finish(job, outcome, span)
+                try:
+                    if job.handed_back:
+                        # Left running in the store: the next owner makes what is missing.
+                        await self._writes.run(self._jobs.release_lease(job.id, self._owner))
+                    else:
+                        await self._finish(job, outcome, span)
+                except asyncio.CancelledError:
+                    # Stopped (e.g. cancelled) while its end was being recorded, after its
+                    # images: its stream must still end, or its caller waits till its deadline.
+                    _tell_stopped(job)
+                    raise
             self._announce_end(job, outcome)
 
     async def _gather(self, job: RunningJob, tasks: dict[ImageTask, int], out: Outcome) -> None:
@@ -160,6 +165,11 @@ class Executor:
             return
         elapsed_ms = int((time.monotonic() - job.started) * 1000)
         job.outbox.put_nowait(Finished(job.id, out.usage, out.delivered, elapsed_ms))
+
+
+def _tell_stopped(job: RunningJob) -> None:
+    if job.stop_error is not None:
+        job.outbox.put_nowait(job.stop_error)
 
 
 def _deadline_error() -> ServiceError:

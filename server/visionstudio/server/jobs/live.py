@@ -8,6 +8,7 @@ import logging
 
 from visionstudio.server.background import Periodic
 from visionstudio.server.errors import ServiceError
+from visionstudio.server.jobs.lease_clock import LeaseClock
 from visionstudio.server.jobs.queries import cancelled_error, shutting_down_error
 from visionstudio.server.jobs.running import RunningJob
 from visionstudio.server.store import JobStatus, JobStore
@@ -23,12 +24,18 @@ class LiveJobs:
         self.owner = owner
         self.lease_s = lease_s
         self._live: dict[str, tuple[RunningJob, asyncio.Task[None]]] = {}
-        # Renewing leases is also how a cancel made through another replica is seen.
+        self._renewals = LeaseClock(lease_s)
+        # Reading the records is how a cancel made through another replica is seen.
         self._follow = Periodic("job-leases", follow_interval_s, self._follow_records)
 
     def add(self, job: RunningJob, task: asyncio.Task[None]) -> None:
         self._live[job.id] = (job, task)
-        task.add_done_callback(lambda _: self._live.pop(job.id, None))
+        self._renewals.held(job.id)
+        task.add_done_callback(lambda _: self._forget(job.id))
+
+    def _forget(self, job_id: str) -> None:
+        self._live.pop(job_id, None)
+        self._renewals.drop(job_id)
 
     def __contains__(self, job_id: str) -> bool:
         return job_id in self._live
@@ -44,7 +51,8 @@ class LiveJobs:
 
     async def _follow_records(self) -> None:
         for job_id in list(self._live):
-            await self._jobs.renew_lease(job_id, self.owner, self.lease_s)
+            if self._renewals.due(job_id):
+                await self._jobs.renew_lease(job_id, self.owner, self.lease_s)
             record = await self._jobs.get_job(job_id)
             if record is None:
                 continue

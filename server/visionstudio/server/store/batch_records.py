@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass
+from typing import Any
 
 
 class BatchStatus(enum.StrEnum):
@@ -48,6 +50,25 @@ class BatchRecord:
     # Unix time.
     created_at: float = 0.0
     updated_at: float = 0.0
+    # A hash of the items' requests: a repeat with the same key must send the same items.
+    items_digest: str | None = None
+    # The replica driving the running batch, and until when (unix seconds) it holds it.
+    lease_owner: str | None = None
+    lease_until: float = 0.0
+
+
+@dataclass(frozen=True)
+class ItemRequest:
+    """An item's request as stored with its batch (`JobSpec.params`; the input images' bytes
+    are in the blob store), so any replica can start the item."""
+
+    item_id: str
+    rpc: str
+    params: dict[str, Any]
+
+    def as_row(self) -> tuple[str, str]:
+        """The rpc and params columns (params as JSON text, in both databases)."""
+        return self.rpc, json.dumps(self.params)
 
 
 @dataclass(frozen=True)

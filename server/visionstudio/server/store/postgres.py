@@ -11,6 +11,8 @@ from typing import Any
 
 import asyncpg
 from visionstudio.server.store import sql
+from visionstudio.server.store.batch_records import BatchStatus
+from visionstudio.server.store.batch_store import INSERT_BATCH, INSERT_ITEM, PURGEABLE_BATCHES
 from visionstudio.server.store.changes import ChangeSignals
 from visionstudio.server.store.records import ImageRecord, JobRecord
 from visionstudio.server.store.schema import migrations
@@ -150,6 +152,23 @@ class PostgresJobStore(SqlJobStore):
             sql.purgeable_args(older_than),
         )
         return [row["blob_key"] for row in rows]
+
+    async def _insert_batch(self, batch: Sequence[Any], items: Sequence[Sequence[Any]]) -> bool:
+        async with self._pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval(numbered(f"{INSERT_BATCH} RETURNING 1"), *batch):
+                return False
+            await conn.executemany(numbered(INSERT_ITEM), items)
+        return True
+
+    async def purge_batches(self, older_than: float) -> int:
+        # One statement, as `purge`: a batch and its items go together.
+        rows = await self._fetch(
+            f"WITH doomed AS (DELETE FROM batches WHERE id IN ({PURGEABLE_BATCHES}) RETURNING id)"
+            " DELETE FROM batch_items WHERE batch_id IN (SELECT id FROM doomed)"
+            " RETURNING batch_id",
+            (older_than, BatchStatus.RUNNING),
+        )
+        return len({row["batch_id"] for row in rows})
 
     async def close(self) -> None:
         await self._listener.close()

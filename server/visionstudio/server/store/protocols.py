@@ -13,6 +13,7 @@ from visionstudio.server.store.batch_records import (
     BatchPage,
     BatchRecord,
     BatchStatus,
+    ItemRequest,
     ItemStatus,
 )
 from visionstudio.server.store.records import (
@@ -25,19 +26,25 @@ from visionstudio.server.store.records import (
 
 
 class BatchStore(Protocol):
-    """Batches (RunBatch) and, per item, the job that runs it. The SQL job stores are both."""
+    """Batches (RunBatch) and, per item, its request and the job that runs it. The SQL job
+    stores are both."""
 
     async def create_batch(
-        self, batch: BatchRecord, item_ids: Sequence[str]
+        self, batch: BatchRecord, items: Sequence[ItemRequest]
     ) -> tuple[BatchRecord, bool]:
-        """Inserts the batch and its items (PENDING) and returns (batch, True); when the caller
-        already has a batch with batch.idempotency_key, inserts nothing and returns (it, False)."""
+        """Inserts the batch (leased as batch.lease_owner/lease_until) and its items (PENDING),
+        in one transaction, and returns (batch, True); when the caller already has a batch
+        with batch.idempotency_key, inserts nothing and returns (it, False)."""
         ...
 
     async def get_batch(self, batch_id: str) -> BatchRecord | None: ...
 
     async def list_batch_items(self, batch_id: str) -> list[BatchItemRecord]:
         """The batch's items in request order."""
+        ...
+
+    async def get_item_request(self, batch_id: str, position: int) -> ItemRequest | None:
+        """The item's stored request; None for an item stored without one."""
         ...
 
     async def update_batch_item(
@@ -50,14 +57,47 @@ class BatchStore(Protocol):
         error: str | None = None,
     ) -> None: ...
 
+    async def cancel_pending_items(self, batch_id: str, error: str) -> None:
+        """Marks every item still PENDING cancelled, in one write."""
+        ...
+
     async def finish_batch(self, batch_id: str, status: BatchStatus) -> None:
         """Records the end of a running batch; one already ended keeps its status."""
+        ...
+
+    async def claim_expired_batches(
+        self, owner: str, lease_s: float, limit: int
+    ) -> list[BatchRecord]:
+        """Takes over up to `limit` running batches whose lease ran out (as claim_expired does
+        jobs): each is leased to `owner` and returned; never claimed by two owners."""
+        ...
+
+    async def renew_batch_lease(self, batch_id: str, owner: str, lease_s: float) -> None: ...
+
+    async def release_batch_lease(self, batch_id: str, owner: str) -> None:
+        """Hands a running batch back: another replica claims it at once."""
+        ...
+
+    async def purge_batches(self, older_than: float) -> int:
+        """Deletes the ended batches created before `older_than` (unix time) and their items;
+        returns how many batches."""
         ...
 
     async def list_batches(
         self, caller: str, *, page_size: int = 50, page_token: str | None = None
     ) -> BatchPage:
         """The caller's batches, newest first (keyset pages, as list_jobs)."""
+        ...
+
+    @property
+    def notifies(self) -> bool:
+        """True when `changes` also hears other processes' changes (PostgreSQL LISTEN/NOTIFY);
+        otherwise watchers poll as well."""
+        ...
+
+    def changes(self, key: str) -> AbstractAsyncContextManager[asyncio.Event]:
+        """An event set whenever the job (key: its id) gets an image or ends, or the batch
+        (its id) has an item change or ends (see store.changes)."""
         ...
 
 
@@ -108,16 +148,6 @@ class JobStore(BatchStore, Protocol):
 
     async def release_lease(self, job_id: str, owner: str) -> None:
         """Hands a job back: its lease runs out at once, so another replica claims it."""
-        ...
-
-    @property
-    def notifies(self) -> bool:
-        """True when `changes` also hears other processes' changes (PostgreSQL LISTEN/NOTIFY);
-        otherwise watchers poll as well."""
-        ...
-
-    def changes(self, job_id: str) -> AbstractAsyncContextManager[asyncio.Event]:
-        """An event set whenever the job gets an image or ends (see store.changes)."""
         ...
 
     async def get_job(self, job_id: str) -> JobRecord | None: ...

@@ -1,4 +1,4 @@
-"""Deletes jobs and images older than the retention period, in the background."""
+"""Deletes jobs, images and ended batches older than the retention period, in the background."""
 
 from __future__ import annotations
 
@@ -21,10 +21,15 @@ class Retention:
         self._passes = Periodic("retention", interval_s, self.purge_once, at_start=True)
 
     async def purge_once(self) -> int:
-        keys = await self._jobs.purge(time.time() - self._keep_s)
+        """Returns how many images were deleted."""
+        cutoff = time.time() - self._keep_s
+        keys = await self._jobs.purge(cutoff)
         if keys:
             await self._blobs.delete(keys)
             log.info("retention: deleted %d images", len(keys))
+        # A batch's items are jobs of their own, purged above on the same cutoff.
+        if batches := await self._jobs.purge_batches(cutoff):
+            log.info("retention: deleted %d batches", batches)
         return len(keys)
 
     def start(self) -> None:

@@ -62,15 +62,6 @@ FINISH_JOB = (
     " error = CASE WHEN status = ? THEN ? ELSE error END, usage = ?, updated_at = ?,"
     " idempotency_key = CASE WHEN ? THEN NULL ELSE idempotency_key END WHERE id = ?"
 )
-# Leases. Each is one conditional UPDATE, atomic in both databases: a claim only takes a lease
-# that has run out, so two replicas never both hold one.
-RUNNING_EXPIRED = "SELECT id FROM jobs WHERE status = ? AND lease_until < ? LIMIT ?"
-CLAIM_LEASE = (
-    "UPDATE jobs SET lease_owner = ?, lease_until = ?"
-    " WHERE id = ? AND status = ? AND lease_until < ?"
-)
-RENEW_LEASE = "UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ? AND status = ?"
-RELEASE_LEASE = "UPDATE jobs SET lease_until = 0 WHERE id = ? AND lease_owner = ?"
 CANCEL_JOB = "UPDATE jobs SET status = ?, error = ?, updated_at = ? WHERE id = ? AND status = ?"
 # The jobs `purge` deletes; bound as purgeable_args(older_than).
 PURGEABLE = "created_at < ? AND status <> ?"

@@ -17,6 +17,7 @@ from visionstudio.server.spec import Usage
 from visionstudio.server.store import sql
 from visionstudio.server.store.batch_store import SqlBatchStore
 from visionstudio.server.store.changes import ChangeSignals
+from visionstudio.server.store.leases import JOB_LEASES
 from visionstudio.server.store.paging import check_page_size, decode_page_token, page_of
 from visionstudio.server.store.records import (
     ImageRecord,
@@ -72,23 +73,18 @@ class SqlJobStore(SqlBatchStore):
         await self._changed(job_id)
 
     async def claim_expired(self, owner: str, lease_s: float, limit: int) -> list[JobRecord]:
-        now = time.time()
-        running = JobStatus.RUNNING
         claimed = []
-        for row in await self._fetch(sql.RUNNING_EXPIRED, (running, now, limit)):
-            await self._execute(sql.CLAIM_LEASE, (owner, now + lease_s, row["id"], running, now))
-            job = await self.get_job(row["id"])
-            # Read back: another replica's claim may have won the row.
-            if job is not None and job.lease_owner == owner and job.status is running:
+        for job_id in await self._claim(JOB_LEASES, owner, lease_s, limit):
+            job = await self.get_job(job_id)
+            if job is not None and job.lease_owner == owner and job.status is JobStatus.RUNNING:
                 claimed.append(job)
         return claimed
 
     async def renew_lease(self, job_id: str, owner: str, lease_s: float) -> None:
-        args = (time.time() + lease_s, job_id, owner, JobStatus.RUNNING)
-        await self._execute(sql.RENEW_LEASE, args)
+        await self._renew(JOB_LEASES, job_id, owner, lease_s)
 
     async def release_lease(self, job_id: str, owner: str) -> None:
-        await self._execute(sql.RELEASE_LEASE, (job_id, owner))
+        await self._release(JOB_LEASES, job_id, owner)
 
     async def get_job(self, job_id: str) -> JobRecord | None:
         row = await self._fetch_one(sql.SELECT_JOB, (job_id,))

@@ -13,6 +13,8 @@ from typing import Any
 
 import aiosqlite
 from visionstudio.server.store import sql
+from visionstudio.server.store.batch_records import BatchStatus
+from visionstudio.server.store.batch_store import INSERT_BATCH, INSERT_ITEM, PURGEABLE_BATCHES
 from visionstudio.server.store.changes import ChangeSignals
 from visionstudio.server.store.records import ImageRecord, JobRecord
 from visionstudio.server.store.schema import migrations, sqlite_statements
@@ -137,6 +139,25 @@ class SqliteJobStore(SqlJobStore):
             await db.execute(f"DELETE FROM images WHERE job_id IN ({doomed})", args)
             await db.execute(f"DELETE FROM jobs WHERE id IN ({doomed})", args)
         return keys
+
+    async def _insert_batch(self, batch: Sequence[Any], items: Sequence[Sequence[Any]]) -> bool:
+        async with self._transaction() as db:
+            async with db.execute(INSERT_BATCH, batch) as cur:
+                if cur.rowcount == 0:
+                    return False
+            await db.executemany(INSERT_ITEM, items)
+        return True
+
+    async def purge_batches(self, older_than: float) -> int:
+        args = (older_than, BatchStatus.RUNNING)
+        async with self._transaction() as db:
+            await db.execute(
+                f"DELETE FROM batch_items WHERE batch_id IN ({PURGEABLE_BATCHES})", args
+            )
+            async with db.execute(
+                f"DELETE FROM batches WHERE id IN ({PURGEABLE_BATCHES})", args
+            ) as cur:
+                return cur.rowcount
 
     async def close(self) -> None:
         await self._db.close()
