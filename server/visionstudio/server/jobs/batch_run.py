@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from visionstudio.server.errors import JobCancelled, JobFailed, ResourceExhausted, ServiceError
 from visionstudio.server.jobs.batch_events import BatchAccepted, ItemEnded, ItemImage, ItemStarted
 from visionstudio.server.jobs.batch_feed import BatchFeed
-from visionstudio.server.jobs.batch_follow import ENDED, Catchup, elapsed_since
+from visionstudio.server.jobs.batch_follow import ENDED, Catchup, batch_unavailable, elapsed_since
 from visionstudio.server.jobs.batch_specs import BatchItem as BatchItem
 from visionstudio.server.jobs.batch_specs import drop_inputs, item_key, load_spec
 from visionstudio.server.jobs.events import Accepted, Finished, ImageReady, JobEvent
@@ -97,8 +97,11 @@ class BatchRun:
             await drop_inputs(self.record.id, len(self._items), self._do.blobs)
             await self._do.store.finish_batch(self.record.id, self._status())
             self.feed.publish(self._seen.summary(self.record, elapsed_since(self.record)))
-        finally:
-            self.feed.close(self.stop_error)
+        except BaseException as exc:
+            # Followers must learn their stream is incomplete, however the driver stopped.
+            self.feed.close(self.stop_error or _driver_stopped(self.record.id, exc))
+            raise
+        self.feed.close()
 
     async def cancel(self) -> None:
         """Ends every unfinished item: the waiting ones at once (one write for all of them),
@@ -220,3 +223,8 @@ class BatchRun:
         if succeeded == len(ends):
             return BatchStatus.SUCCEEDED
         return BatchStatus.PARTIAL if succeeded else BatchStatus.FAILED
+
+
+def _driver_stopped(batch_id: str, error: BaseException) -> ServiceError:
+    log.error("batch %s: its driver stopped: %r", batch_id, error)
+    return batch_unavailable(batch_id, "the batch's driver stopped here", "BATCH_NOT_LIVE")

@@ -19,11 +19,10 @@ from visionstudio.server.api.http.envelope import json_answer
 from visionstudio.server.api.http.job_answers import parse_query
 from visionstudio.server.api.http.middleware import caller_of
 from visionstudio.server.api.http.models import API_PREFIX
-from visionstudio.server.errors import Internal, ServiceError, Unavailable
+from visionstudio.server.errors import Internal, ServiceError
 from visionstudio.server.jobs.batch_events import (
     BatchAccepted,
     BatchEvent,
-    BatchFinished,
     ItemImage,
 )
 from visionstudio.server.jobs.batches import Batches
@@ -117,7 +116,6 @@ async def _named(
 ) -> AsyncGenerator[tuple[str, dict[str, Any]], None]:
     """(SSE event name, JSON) per event; a failure of the stream itself becomes an `error`."""
     yield batch_answers.event_json(accepted)
-    finished = False
     try:
         async for event in events:
             if isinstance(event, ItemImage) and event.image.data is not None:
@@ -125,23 +123,8 @@ async def _named(
                 yield await asyncio.to_thread(batch_answers.event_json, event)
             else:
                 yield batch_answers.event_json(event)
-            finished = isinstance(event, BatchFinished)
     except ServiceError as error:
         yield "error", answers.error_json(error)
     except Exception:
         log.exception("batch %s: its event stream failed", accepted.batch_id)
         yield "error", answers.error_json(Internal("internal error"))
-    else:
-        if not finished:
-            yield "error", answers.error_json(_cut_short(accepted.batch_id))
-
-
-def _cut_short(batch_id: str) -> Unavailable:
-    """A batch's events end before its summary when this server stops driving it (it is
-    shutting down): a caller must learn that the stream is incomplete, and how to go on."""
-    return Unavailable(
-        f"the server is shutting down and stopped following batch {batch_id}: "
-        f"GET {BATCH_EVENTS_PATH.format(batch_id=batch_id)} follows it again",
-        reason="SERVER_SHUTTING_DOWN",
-        metadata={"batch_id": batch_id},
-    )
