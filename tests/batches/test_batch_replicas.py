@@ -19,6 +19,7 @@ from tests.support.batches import collect_batch, generate, kinds, of_kind, read_
 from tests.support.calls import rpc_error
 from tests.support.harness import eventually, rich_error
 from tests.support.processes import KEY, ServerProcess
+from tests.support.replicas import two_replicas
 from tests.support.store_services import PostgresServer, S3Server, postgres_server, s3_server  # noqa: F401
 
 AUTH = (("x-api-key", KEY),)
@@ -32,24 +33,15 @@ async def replicas(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> AsyncIterator[tuple[ServerProcess, ServerProcess]]:
-    bucket = await s3_server.create_bucket(monkeypatch)  # also sets the AWS variables
-    shared = {
-        "VISIONSTUDIO_DATABASE_URL": await postgres_server.create_database(),
-        "VISIONSTUDIO_BLOB_URL": f"s3://{bucket}/images",
-        "VISIONSTUDIO_URL_SIGNING_KEY": "replicas-share-this-secret",
-        # Short, so a batch whose replica died is carried on within a few seconds.
-        "VISIONSTUDIO_JOB_LEASE_S": "2",
-        "VISIONSTUDIO_BATCH_ITEM_CONCURRENCY": "2",
-        "VISIONSTUDIO_SHUTDOWN_GRACE_S": "1",
-    }
-    a = ServerProcess(upstream.base_url, tmp_path / "a", **shared)
-    b = ServerProcess(upstream.base_url, tmp_path / "b", **shared)
-    try:
-        await asyncio.gather(a.ready(), b.ready())
-        yield a, b
-    finally:
-        a.kill()
-        b.kill()
+    async with two_replicas(
+        upstream,
+        postgres_server,
+        s3_server,
+        monkeypatch,
+        tmp_path,
+        VISIONSTUDIO_BATCH_ITEM_CONCURRENCY="2",
+    ) as pair:
+        yield pair
 
 
 async def test_killing_the_driving_replica_the_other_finishes_the_batch_its_watcher_follows(

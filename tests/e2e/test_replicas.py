@@ -18,6 +18,7 @@ from tests.fake_openai import FakeOpenAI
 from tests.support.calls import accepted_job
 from tests.support.harness import collect, images_of, rich_error
 from tests.support.processes import KEY, ServerProcess, rest
+from tests.support.replicas import two_replicas
 from tests.support.store_services import PostgresServer, S3Server, postgres_server, s3_server  # noqa: F401
 
 AUTH = (("x-api-key", KEY),)
@@ -31,24 +32,8 @@ async def replicas(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> AsyncIterator[tuple[ServerProcess, ServerProcess]]:
-    bucket = await s3_server.create_bucket(monkeypatch)  # also sets the AWS variables
-    shared = {
-        "VISIONSTUDIO_DATABASE_URL": await postgres_server.create_database(),
-        "VISIONSTUDIO_BLOB_URL": f"s3://{bucket}/images",
-        "VISIONSTUDIO_URL_SIGNING_KEY": "replicas-share-this-secret",
-        # Short, so a job whose replica died is carried on within a few seconds.
-        "VISIONSTUDIO_JOB_LEASE_S": "2",
-        "VISIONSTUDIO_SHUTDOWN_GRACE_S": "1",
-    }
-    a = ServerProcess(upstream.base_url, tmp_path / "a", **shared)
-    b = ServerProcess(upstream.base_url, tmp_path / "b", **shared)
-    try:
-        await a.ready()
-        await b.ready()
-        yield a, b
-    finally:
-        a.kill()
-        b.kill()
+    async with two_replicas(upstream, postgres_server, s3_server, monkeypatch, tmp_path) as pair:
+        yield pair
 
 
 @asynccontextmanager
