@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA_DIR ?= .data
 
-.PHONY: install proto proto-check lint test run fake-openai demo bench clean deploy-lint
+.PHONY: install proto proto-check lint test run fake-openai demo bench bench-peer-install clean deploy-lint
 
 install: $(STAMP)
 
@@ -62,6 +62,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.prep
 	$(BIN)/python -m bench.load --streams 100 --rounds 3
 	$(BIN)/python -m bench.perf
+	$(BIN)/python -m bench.peer
 	$(BIN)/python -m bench.budget
 	$(BIN)/python -m bench.burst
 	$(BIN)/python -m bench.deployments
@@ -69,8 +70,14 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.slowloris
 	$(BIN)/python -m bench.restarts
 
+# LiteLLM's proxy for `python -m bench.peer`, in a virtualenv of its own (see pyproject.toml).
+bench-peer-install:
+	$(PYTHON) -m venv .venv-litellm
+	.venv-litellm/bin/pip install --quiet --upgrade pip
+	.venv-litellm/bin/pip install --quiet --group bench
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-litellm .mypy_cache .pytest_cache .ruff_cache
 
 # --- Contract gate, generated reference, Node.js client -------------------------------------
 NODE_DIR := client/node
