@@ -55,7 +55,7 @@ fake-openai: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python tools/demo_inputs.py demo
 
-# About 15 minutes on the 2-core machine; `python -m bench.perf --help` picks sections.
+# About 20 minutes on the 2-core machine; `python -m bench.perf --help` picks sections.
 bench: $(STAMP)
 	$(BIN)/python -m bench.latency
 	$(BIN)/python -m bench.edit
