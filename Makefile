@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA_DIR ?= .data
 
-.PHONY: install proto proto-check lint test run fake-openai demo bench clean deploy-lint
+.PHONY: install proto proto-check lint test run fake-openai demo bench bench-peer-install clean deploy-lint
 
 install: $(STAMP)
 
@@ -55,13 +55,14 @@ fake-openai: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python tools/demo_inputs.py demo
 
-# About 15 minutes on the 2-core machine; `python -m bench.perf --help` picks sections.
+# About 20 minutes on the 2-core machine; `python -m bench.perf --help` picks sections.
 bench: $(STAMP)
 	$(BIN)/python -m bench.latency
 	$(BIN)/python -m bench.edit
 	$(BIN)/python -m bench.prep
 	$(BIN)/python -m bench.load --streams 100 --rounds 3
 	$(BIN)/python -m bench.perf
+	$(BIN)/python -m bench.peer
 	$(BIN)/python -m bench.budget
 	$(BIN)/python -m bench.burst
 	$(BIN)/python -m bench.deployments
@@ -70,8 +71,14 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.restarts
 	$(BIN)/python -m bench.batches
 
+# LiteLLM's proxy for `python -m bench.peer`, in a virtualenv of its own (see pyproject.toml).
+bench-peer-install:
+	$(PYTHON) -m venv .venv-litellm
+	.venv-litellm/bin/pip install --quiet --upgrade pip
+	.venv-litellm/bin/pip install --quiet --group bench
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-litellm .mypy_cache .pytest_cache .ruff_cache
 
 # --- Contract gate, generated reference, Node.js client -------------------------------------
 NODE_DIR := client/node

@@ -83,7 +83,7 @@ class GrpcDriver:
 
     async def call(
         self,
-        request: pb.GenerateImageRequest,
+        request: pb.GenerateImageRequest | pb.EditImageRequest,
         *,
         key: str = CLIENT_KEY,
         timeout_s: float = 120.0,
@@ -92,8 +92,12 @@ class GrpcDriver:
         """Seconds from the call's start to each image; raises CallFailed."""
         started = time.perf_counter()
         arrivals: list[float] = []
-        call = self._stub().GenerateImage(
-            request, metadata=(("x-api-key", key),), timeout=timeout_s
+        metadata = (("x-api-key", key),)
+        stub = self._stub()
+        call = (
+            stub.EditImage(request, metadata=metadata, timeout=timeout_s)
+            if isinstance(request, pb.EditImageRequest)
+            else stub.GenerateImage(request, metadata=metadata, timeout=timeout_s)
         )
         try:
             async for event in call:

@@ -57,7 +57,7 @@ def to_event(event: BatchEvent, max_bytes: int) -> pb.BatchEvent:
             item_started=pb.BatchItemStarted(item_id=event.item_id, job_id=event.job_id)
         )
     if isinstance(event, ItemImage):
-        image = mapping.fit_message(mapping.to_event(event.image), max_bytes).image
+        image = mapping.to_event(event.image, max_bytes).image
         return pb.BatchEvent(
             image=pb.BatchImage(item_id=event.item_id, job_id=event.job_id, image=image)
         )

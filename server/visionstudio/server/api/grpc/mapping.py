@@ -137,7 +137,7 @@ def stamp(at: float) -> timestamp_pb2.Timestamp:
 
 
 def to_job(job: JobRecord, images: list[ImageReady]) -> pb.Job:
-    return pb.Job(
+    message = pb.Job(
         job_id=job.id,
         operation=job.rpc,
         status=_STATUSES.get(job.status, pb.JOB_STATUS_UNSPECIFIED),
@@ -145,13 +145,15 @@ def to_job(job: JobRecord, images: list[ImageReady]) -> pb.Job:
         # UTF-8, not \u escapes: a page of long non-ASCII prompts stays a third of the size.
         parameters_json=json.dumps(job.params, sort_keys=True, ensure_ascii=False),
         number_of_images=job.number_of_images,
-        images=[_image(i) for i in images],
         usage=usage_message(job.usage or Usage()),
         error=job.error or "",
         create_time=stamp(job.created_at),
         update_time=stamp(job.updated_at),
         idempotency_key=job.idempotency_key or "",
     )
+    for image in images:
+        _describe(message.images.add(), image)
+    return message
 
 
 def to_usage(totals: UsageTotals) -> pb.GetUsageResponse:
@@ -160,17 +162,16 @@ def to_usage(totals: UsageTotals) -> pb.GetUsageResponse:
     )
 
 
-def _image(event: ImageReady) -> pb.Image:
-    return pb.Image(
-        index=event.index,
-        url=event.url,
-        data=event.data or b"",
-        mime_type=event.mime_type,
-        width=event.width,
-        height=event.height,
-        image_id=event.image_id,
-        size_bytes=event.size_bytes,
-    )
+def _describe(image: pb.Image, event: ImageReady) -> None:
+    """Everything about the image but its bytes, set in place: a message passed to a
+    constructor is copied, and with it a photo-sized image."""
+    image.index = event.index
+    image.url = event.url
+    image.mime_type = event.mime_type
+    image.width = event.width
+    image.height = event.height
+    image.image_id = event.image_id
+    image.size_bytes = event.size_bytes
 
 
 def usage_message(usage: Usage) -> pb.Usage:
@@ -185,19 +186,29 @@ def usage_message(usage: Usage) -> pb.Usage:
 
 # Room left in a message for what the transport adds around an event (framing, compression flag).
 _MESSAGE_SLACK_BYTES = 1024
+# The most the bytes field adds beyond the bytes: its tag and length, and the longer lengths of
+# the messages around it.
+_DATA_FIELD_BYTES = 16
 
 
-def fit_message(event: pb.ImageEvent, max_bytes: int) -> pb.ImageEvent:
-    """The event within the message limit: an image whose inline bytes would overflow it goes
-    without them (its URL still loads them), flagged `data_omitted`, instead of ending a
-    succeeded job's stream with RESOURCE_EXHAUSTED."""
-    if event.WhichOneof("event") == "image" and event.ByteSize() > max_bytes - _MESSAGE_SLACK_BYTES:
-        event.image.data = b""
-        event.image.data_omitted = True
-    return event
+def _image_event(event: ImageReady, max_bytes: int) -> pb.ImageEvent:
+    """The image within the message limit: inline bytes that would overflow it are left out
+    (its URL still loads them), flagged `data_omitted`, instead of ending a succeeded job's
+    stream with RESOURCE_EXHAUSTED. Sized before the bytes go in, as ByteSize() encodes the
+    whole message; the bytes are copied once, into the message."""
+    message = pb.ImageEvent()
+    _describe(message.image, event)
+    if event.data is not None:
+        size = message.ByteSize() + _DATA_FIELD_BYTES + len(event.data)
+        if size > max_bytes - _MESSAGE_SLACK_BYTES:
+            message.image.data_omitted = True
+        else:
+            message.image.data = event.data
+    return message
 
 
-def to_event(event: JobEvent) -> pb.ImageEvent:
+def to_event(event: JobEvent, max_bytes: int) -> pb.ImageEvent:
+    """The event as the stream sends it, no larger than `max_bytes`."""
     if isinstance(event, Accepted):
         return pb.ImageEvent(
             accepted=pb.JobAccepted(
@@ -205,7 +216,7 @@ def to_event(event: JobEvent) -> pb.ImageEvent:
             )
         )
     if isinstance(event, ImageReady):
-        return pb.ImageEvent(image=_image(event))
+        return _image_event(event, max_bytes)
     if isinstance(event, Progress):
         return pb.ImageEvent(
             progress=pb.Progress(

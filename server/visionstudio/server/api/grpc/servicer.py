@@ -49,7 +49,7 @@ class ImageService(pb_grpc.ImageServiceServicer):
         self._max_message_bytes = max_message_bytes
 
     def _event(self, event: JobEvent) -> pb.ImageEvent:
-        return proto_mapping.fit_message(proto_mapping.to_event(event), self._max_message_bytes)
+        return proto_mapping.to_event(event, self._max_message_bytes)
 
     def _timeout(self, context: grpc.aio.ServicerContext[Any, Any]) -> float:
         remaining = context.time_remaining()
