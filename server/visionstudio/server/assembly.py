@@ -21,7 +21,7 @@ from visionstudio.server.api.byte_budget import ByteBudget
 from visionstudio.server.api.grpc.server import GrpcSurface, start_grpc
 from visionstudio.server.api.http.server import HttpApp, start_http
 from visionstudio.server.api.readiness import ProviderHealth
-from visionstudio.server.api.tls import load_tls
+from visionstudio.server.api.tls import Tls, load_tls
 from visionstudio.server.core import Core, StartupError, build_core, check_settings
 from visionstudio.server.jobs.links import UrlSigner, load_or_create_key
 from visionstudio.server.settings import Settings
@@ -89,6 +89,38 @@ def _bind(surface: str, host: str, port: int) -> socket.socket:
         raise StartupError(f"cannot listen on {host}:{port} for {surface}: {exc}") from None
 
 
+async def _start_http(
+    settings: Settings,
+    core: Core,
+    keys: ApiKeys,
+    signer: UrlSigner,
+    readiness: ProviderHealth,
+    request_bytes: ByteBudget,
+    http_socket: socket.socket,
+    tls: Tls | None,
+) -> web.AppRunner:
+    http = HttpApp(
+        keys=keys,
+        signer=signer,
+        blobs=core.blobs,
+        jobs=core.jobs,
+        studio=core.studio,
+        queries=core.queries,
+        batches=core.batches,
+        max_call_s=settings.max_call_s,
+        max_input_bytes=settings.max_input_bytes,
+        metrics=core.metrics,
+        readiness=lambda: readiness.reachable,
+        request_bytes=request_bytes,
+        draining=lambda: readiness.draining,
+        max_connections=settings.http_max_connections,
+        body_timeout_s=settings.request_body_timeout_s,
+    )
+    return await start_http(
+        http, http_socket, tls.http if tls else None, idle_timeout_s=settings.http_idle_timeout_s
+    )
+
+
 async def start(settings: Settings, keys: Sequence[str]) -> RunningService:
     """Builds the service from `settings`, starts both surfaces and its background work."""
     check_settings(settings)
@@ -111,25 +143,8 @@ async def start(settings: Settings, keys: Sequence[str]) -> RunningService:
     readiness = ProviderHealth(core.provider, health_servicer, settings.health_probe_interval_s)
     # One budget of request bytes being received, over both surfaces.
     request_bytes = ByteBudget(settings.request_bytes_budget, wait_s=settings.request_bytes_wait_s)
-    http = HttpApp(
-        keys=api_keys,
-        signer=signer,
-        blobs=core.blobs,
-        jobs=core.jobs,
-        studio=core.studio,
-        queries=core.queries,
-        batches=core.batches,
-        max_call_s=settings.max_call_s,
-        max_input_bytes=settings.max_input_bytes,
-        metrics=core.metrics,
-        readiness=lambda: readiness.reachable,
-        request_bytes=request_bytes,
-        draining=lambda: readiness.draining,
-        max_connections=settings.http_max_connections,
-        body_timeout_s=settings.request_body_timeout_s,
-    )
-    http_runner = await start_http(
-        http, http_socket, tls.http if tls else None, idle_timeout_s=settings.http_idle_timeout_s
+    http_runner = await _start_http(
+        settings, core, api_keys, signer, readiness, request_bytes, http_socket, tls
     )
     grpc = await start_grpc(
         settings,
