@@ -15,6 +15,7 @@ from visionstudio.server.store.retention import Retention
 from tests.fake_openai import Failure, FakeOpenAI
 from tests.support.calls import generating
 from tests.support.harness import AUTH, Harness, collect, images_of, rich_error
+from tests.support.images import png
 
 OTHER = (("x-api-key", "test-key-2"),)
 
@@ -62,6 +63,30 @@ async def test_an_idempotent_repeat_re_attaches_instead_of_paying_again(
     assert details["reason"] == "IDEMPOTENCY_KEY_REUSED" and details["fields"] == [
         "idempotency_key"
     ]
+
+
+async def test_an_edit_repeated_with_its_key_and_other_image_bytes_is_refused(
+    harness: Harness, upstream: FakeOpenAI
+) -> None:
+    def edit(color: tuple[int, int, int]) -> pb.EditImageRequest:
+        image = png((64, 48), color)
+        return pb.EditImageRequest(prompt="dusk", image_file=image, idempotency_key="edit-9")
+
+    first = await collect(harness.stub.EditImage(edit((10, 20, 30)), metadata=AUTH))
+    again = await collect(harness.stub.EditImage(edit((10, 20, 30)), metadata=AUTH))
+    assert again[0].accepted.job_id == first[0].accepted.job_id
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await collect(harness.stub.EditImage(edit((10, 20, 31)), metadata=AUTH))
+    assert rich_error(caught.value)["reason"] == "IDEMPOTENCY_KEY_REUSED"
+    assert len(upstream.requests) == 1
+
+
+async def test_a_call_without_a_key_is_not_fingerprinted(harness: Harness) -> None:
+    request = pb.EditImageRequest(prompt="dusk", image_file=png((64, 48)))
+    events = await collect(harness.stub.EditImage(request, metadata=AUTH))
+    job = await harness.service.core.jobs.get_job(events[0].accepted.job_id)
+    assert job is not None and job.request_hash is None
+    assert job.params["image"] == {"field": "image_file", "bytes": len(request.image_file)}
 
 
 async def test_concurrent_repeats_make_one_job(harness: Harness, upstream: FakeOpenAI) -> None:
