@@ -70,6 +70,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.slowloris
 	$(BIN)/python -m bench.restarts
 	$(BIN)/python -m bench.batches
+	$(BIN)/python -m bench.transfer
 
 # LiteLLM's proxy for `python -m bench.peer`, in a virtualenv of its own (see pyproject.toml).
 bench-peer-install:
