@@ -89,14 +89,16 @@ def test_termination_grace_covers_pre_stop_and_the_drain() -> None:
     assert pod["terminationGracePeriodSeconds"] >= pre_stop_s + grace_s + 5
 
 
-def test_probes_use_the_grpc_health_service() -> None:
+def test_probes_use_the_grpc_health_service_on_the_health_port() -> None:
     container = _container(render(BASE))
-    grpc_port = next(p["containerPort"] for p in container["ports"] if p["name"] == "grpc")
-    assert container["readinessProbe"]["grpc"] == {"port": grpc_port, "service": SERVICE_NAME}
+    health_port = next(p["containerPort"] for p in container["ports"] if p["name"] == "health")
+    # The server listens for health checks there (off the event loop) only when told to.
+    assert _env(container)["VISIONSTUDIO_HEALTH_PORT"]["value"] == str(health_port)
+    assert container["readinessProbe"]["grpc"] == {"port": health_port, "service": SERVICE_NAME}
     # Liveness and start-up ask for the whole server, which stays SERVING while the provider
     # is unreachable: a provider outage must not restart every pod.
-    assert container["livenessProbe"]["grpc"] == {"port": grpc_port}
-    assert container["startupProbe"]["grpc"] == {"port": grpc_port}
+    assert container["livenessProbe"]["grpc"] == {"port": health_port}
+    assert container["startupProbe"]["grpc"] == {"port": health_port}
 
 
 def test_secrets_are_referenced_never_inlined() -> None:
