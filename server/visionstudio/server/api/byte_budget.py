@@ -37,12 +37,20 @@ class ByteBudget:
                 async with asyncio.timeout(self._wait_s):
                     await self._changed.wait_for(lambda: self._fits(size, held))
             except TimeoutError:
-                raise Unavailable(
-                    "too many request bytes are being received at once; retry shortly",
-                    reason="REQUEST_BYTES_BUSY",
-                    retry_after_s=max(1.0, self._wait_s),
-                ) from None
+                raise self.busy() from None
             self._used += size
+
+    @property
+    def wait_s(self) -> float:
+        return self._wait_s
+
+    def busy(self) -> Unavailable:
+        """What a call that found no room within `wait_s` is refused with."""
+        return Unavailable(
+            "too many request bytes are being received at once; retry shortly",
+            reason="REQUEST_BYTES_BUSY",
+            retry_after_s=max(1.0, self._wait_s),
+        )
 
     async def release(self, size: int) -> None:
         async with self._changed:

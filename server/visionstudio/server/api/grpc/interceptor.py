@@ -9,20 +9,17 @@ import logging
 import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from google.protobuf.message import DecodeError
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from visionstudio.server.api.auth import API_KEY_HEADER, ApiKeys
-from visionstudio.server.api.byte_budget import ByteBudget, Reservation
+from visionstudio.server.api.byte_budget import Reservation
+from visionstudio.server.api.grpc.receiving import MessageReceiver, tolerant
 from visionstudio.server.api.status import to_grpc_status
 from visionstudio.server.errors import (
-    DeadlineExceeded,
     Internal,
-    InvalidArgument,
     ServiceError,
     Unauthenticated,
 )
@@ -46,52 +43,8 @@ def _metadata(context: grpc.aio.ServicerContext[Any, Any], name: str) -> str | N
     return None
 
 
-@dataclass(frozen=True)
-class _Undecodable:
-    reason: str
-
-
-def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
-    """Bytes that do not decode become a marker instead of an exception: grpc would answer
-    UNKNOWN (and log a traceback); the call answers INVALID_ARGUMENT instead."""
-    if deserializer is None:
-        return None
-
-    def deserialize(data: bytes) -> Any:
-        try:
-            return deserializer(data)
-        except DecodeError as exc:
-            return _Undecodable(str(exc))
-
-    return deserialize
-
-
-def _refuse_undecodable(request: Any) -> None:
-    if isinstance(request, _Undecodable):
-        raise InvalidArgument("request", f"is not a valid protobuf message: {request.reason}")
-
-
-# While a message arrives, grpc holds it about four times at its peak (its slices, one
-# contiguous copy, Python's bytes, the message decoded from them; 107 MiB for one 30 MB call):
-# that much of the largest message is reserved, as gRPC tells nothing of its size beforehand.
-RECEIVE_COST = 4
-# Once decoded, the message and the handler's copy of its bytes (the JobSpec) stay counted
-# until the call first answers (its job accepted or refused).
-HELD_COST = 2
-
-
-@dataclass(frozen=True)
-class Receiving:
-    """How a call's message is received: under the shared budget of request bytes, within a
-    time, and counted there until the call first answers."""
-
-    budget: ByteBudget
-    max_message_bytes: int
-    timeout_s: float
-
-
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, keys: ApiKeys, metrics: Metrics, receiving: Receiving) -> None:
+    def __init__(self, keys: ApiKeys, metrics: Metrics, receiving: MessageReceiver) -> None:
         self._keys = keys
         self._metrics = metrics
         self._receiving = receiving
@@ -114,7 +67,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             return self._refusal(method, error)
         # Served as streaming-request handlers: the message is asked for (and HTTP/2 flow
         # control lets it in) only once the budget has room for it.
-        deserializer = _tolerant(handler.request_deserializer)
+        deserializer = tolerant(handler.request_deserializer)
         if handler.unary_stream is not None:
             return grpc.stream_stream_rpc_method_handler(
                 self._wrap_stream(method, handler.unary_stream),
@@ -177,31 +130,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         """The handler called with the received message. Only the handler holds the message:
         an error's traceback keeps the caller's frame, and such cycles live until the
         collector runs (four refused 62 MB calls kept 350 MB so)."""
-        request, reservation = await self._receive(context)
+        request, reservation = await self._receiving.receive(context, current_caller.get())
         return behavior(request, context), reservation
-
-    async def _receive(
-        self, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> tuple[Any, Reservation]:
-        receiving = self._receiving
-        reservation = await receiving.budget.reserve(receiving.max_message_bytes * RECEIVE_COST)
-        try:
-            try:
-                async with asyncio.timeout(receiving.timeout_s):
-                    request = await context.read()
-            except TimeoutError:
-                raise DeadlineExceeded(
-                    f"the request message did not arrive within {receiving.timeout_s:g} s",
-                    reason="REQUEST_RECEIVE_TIMEOUT",
-                ) from None
-            if request is grpc.aio.EOF:
-                raise InvalidArgument("request", "the call ended before its message was sent")
-            _refuse_undecodable(request)
-            await reservation.resize(request.ByteSize() * HELD_COST)
-        except BaseException:
-            await reservation.release()
-            raise
-        return request, reservation
 
     @contextlib.asynccontextmanager
     async def _guard(

@@ -11,7 +11,8 @@ from visionstudio.image.v1 import image_service_pb2_grpc
 from visionstudio.server.api.auth import ApiKeys
 from visionstudio.server.api.byte_budget import ByteBudget
 from visionstudio.server.api.grpc.health_listener import HealthListener
-from visionstudio.server.api.grpc.interceptor import Receiving, ServiceInterceptor
+from visionstudio.server.api.grpc.interceptor import ServiceInterceptor
+from visionstudio.server.api.grpc.receiving import MessageReceiver
 from visionstudio.server.api.grpc.servicer import ImageService
 from visionstudio.server.api.readiness import SERVICE_NAME
 from visionstudio.server.api.tls import Tls
@@ -61,8 +62,10 @@ async def start_grpc(
     tls: Tls | None,
     request_bytes: ByteBudget,
 ) -> GrpcSurface:
-    receiving = Receiving(
-        request_bytes, settings.max_message_bytes, settings.request_body_timeout_s
+    receiving = MessageReceiver(
+        request_bytes,
+        max_message_bytes=settings.max_message_bytes,
+        timeout_s=settings.request_body_timeout_s,
     )
     server = grpc.aio.server(
         interceptors=[ServiceInterceptor(keys, metrics, receiving)], options=_options(settings)
