@@ -154,11 +154,11 @@ def _add_gc(report: Report, conditions: dict[str, Any], gcs: list[GcPasses], loo
         conditions | {"measured_as": "visionstudio_gc_pause_seconds over the phase"},
     )
     for gen in ("0", "1", "2"):
-        label = f"generation {gen}, {report.config.streams} streams, {loop}"
+        label = f"gen {gen}, {report.config.streams} streams, {loop}"
         section.add(f"gc passes, {label}", "", [g.count[gen] for g in gcs], decimals=0)
         section.add(f"gc pause total, {label}", "ms", [g.seconds[gen] * 1000 for g in gcs])
         longest = [g.longest_at_most_s(gen) * 1000 for g in gcs]
-        section.add(f"gc longest pause at most (bucket), {label}", "ms", longest)
+        section.add(f"gc longest pass (bucket bound), {label}", "ms", longest)
 
 
 def _add_figures(
