@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 
@@ -106,3 +107,15 @@ def test_text_logs_keep_the_structured_fields(capsys: pytest.CaptureFixture[str]
         logs.job_id.reset(token)
     line = capsys.readouterr().err.strip()
     assert line.endswith("call done method=/x.Y/Z code=OK ms=12 status=succeeded job_id=job-42")
+
+
+async def test_garbage_collector_passes_are_timed_by_generation(harness: Harness) -> None:
+    before = _value(harness, "visionstudio_gc_pause_seconds_count", generation="2")
+    freed = _value(harness, "visionstudio_gc_collected_objects_total", generation="2")
+    cycle: list[object] = []
+    cycle.append(cycle)
+    del cycle
+    gc.collect()
+    assert _value(harness, "visionstudio_gc_pause_seconds_count", generation="2") == before + 1
+    assert _value(harness, "visionstudio_gc_pause_seconds_sum", generation="2") > 0
+    assert _value(harness, "visionstudio_gc_collected_objects_total", generation="2") >= freed + 1

@@ -7,6 +7,7 @@ import hmac
 import secrets
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from visionstudio.server.observability import gc_pauses
 
 # Image calls take seconds to minutes upstream.
 _SECONDS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600)
@@ -99,6 +100,7 @@ class Metrics:
         self.queued = Gauge(
             "visionstudio_upstream_queued", "Admitted image calls waiting for a slot.", registry=r
         )
+        gc_pauses.register(r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
