@@ -50,9 +50,10 @@ class _Counted(httpx2.AsyncByteStream):
         self._owner = owner
         self._shard: int | None = shard
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        # The stream's own iterator, not a generator of ours around it: a read cut by a
+        # cancelled call would leave that generator suspended for the collector to close.
+        return self._stream.__aiter__()
 
     async def aclose(self) -> None:
         try:
