@@ -24,8 +24,9 @@ BUDGET = 160 * MiB
 # Allocator and interpreter slack on top of what the budget admits.
 SLACK_MIB = 60
 # gRPC also buffers the calls still waiting for the budget within their HTTP/2 windows, which
-# grow with the connection's measured bandwidth (about 50 MiB here).
-GRPC_SLACK_MIB = 120
+# grow with the connection's measured bandwidth: growth is 200-220 MiB in most runs, 398 MiB
+# once on a fresh clone; with refused messages kept until the collector ran it was 582 MiB.
+GRPC_SLACK_MIB = 300
 
 
 def _server(upstream: FakeOpenAI, data: Path, **settings: str) -> ServerProcess:

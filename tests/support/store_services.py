@@ -112,8 +112,18 @@ def postgres_server() -> Iterator[PostgresServer]:
     data, log, port = root / "data", root / "server.log", free_port()
 
     def pg(*args: str | Path) -> None:
-        try:
+        def run() -> None:
             subprocess.run(args, check=True, capture_output=True, text=True, cwd=root, **as_user)
+
+        try:
+            try:
+                run()
+            except subprocess.CalledProcessError as exc:
+                if exc.returncode >= 0:
+                    raise
+                # Killed by a signal (pg_ctl once died of SIGSEGV on a fresh machine, and the
+                # next start in the same run worked): tried once more.
+                run()
         except subprocess.CalledProcessError as exc:
             server_log = log.read_text() if log.exists() else ""
             pytest.fail(f"{' '.join(map(str, args))} failed:\n{exc.stderr}\n{server_log}")
