@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from visionstudio.image.v1 import image_service_pb2 as pb
@@ -16,8 +17,12 @@ from visionstudio.server.jobs.batch_events import (
     ItemStarted,
 )
 from visionstudio.server.jobs.batch_run import BatchItem
-from visionstudio.server.jobs.batches import BatchView
-from visionstudio.server.store.batch_records import BatchRecord, BatchStatus, ItemStatus
+from visionstudio.server.store.batch_records import (
+    BatchItemRecord,
+    BatchRecord,
+    BatchStatus,
+    ItemStatus,
+)
 
 _ITEM_STATUSES: dict[ItemStatus, pb.BatchItemStatus.ValueType] = {
     ItemStatus.PENDING: pb.BATCH_ITEM_STATUS_PENDING,
@@ -85,21 +90,22 @@ def _summary(event: BatchFinished) -> pb.BatchSummary:
     )
 
 
-def to_batch(record: BatchRecord, view: BatchView | None = None) -> pb.Batch:
-    items = [
+def to_batch(record: BatchRecord, items: Sequence[BatchItemRecord] = ()) -> pb.Batch:
+    """The batch, with its items when given (listings leave them out)."""
+    answered = [
         pb.BatchItem(
             item_id=item.item_id,
             job_id=item.job_id or "",
             status=_ITEM_STATUSES[item.status],
             error=item.error or "",
         )
-        for item in (view.items if view else [])
+        for item in items
     ]
     return pb.Batch(
         batch_id=record.id,
         status=_STATUSES[record.status],
         item_count=record.item_count,
-        items=items,
+        items=answered,
         create_time=mapping.stamp(record.created_at),
         update_time=mapping.stamp(record.updated_at),
         idempotency_key=record.idempotency_key or "",

@@ -109,8 +109,6 @@ class ImageService(pb_grpc.ImageServiceServicer):
     async def ListJobs(
         self, request: pb.ListJobsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ListJobsResponse:
-        if not 0 <= request.page_size <= MAX_PAGE_SIZE:
-            raise InvalidArgument("page_size", f"must be between 0 and {MAX_PAGE_SIZE}")
         page = await self._queries.list(
             current_caller.get(),
             status=proto_mapping.status_filter(request.status),
@@ -120,7 +118,7 @@ class ImageService(pb_grpc.ImageServiceServicer):
             created_before=proto_mapping.seconds(
                 request.created_before, request.HasField("created_before")
             ),
-            page_size=request.page_size or DEFAULT_PAGE_SIZE,
+            page_size=_page_size(request.page_size),
             page_token=request.page_token or None,
         )
         return pb.ListJobsResponse(
@@ -159,25 +157,30 @@ class ImageService(pb_grpc.ImageServiceServicer):
         self, request: pb.GetBatchRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.Batch:
         view = await self._batches.get(request.batch_id, current_caller.get())
-        return batch_mapping.to_batch(view.batch, view)
+        return batch_mapping.to_batch(view.batch, view.items)
 
     async def CancelBatch(
         self, request: pb.CancelBatchRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.Batch:
         view = await self._batches.cancel(request.batch_id, current_caller.get())
-        return batch_mapping.to_batch(view.batch, view)
+        return batch_mapping.to_batch(view.batch, view.items)
 
     async def ListBatches(
         self, request: pb.ListBatchesRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ListBatchesResponse:
-        if not 0 <= request.page_size <= MAX_PAGE_SIZE:
-            raise InvalidArgument("page_size", f"must be between 0 and {MAX_PAGE_SIZE}")
         page = await self._batches.list(
             current_caller.get(),
-            page_size=request.page_size or DEFAULT_PAGE_SIZE,
+            page_size=_page_size(request.page_size),
             page_token=request.page_token or None,
         )
         return pb.ListBatchesResponse(
             batches=[batch_mapping.to_batch(batch) for batch in page.batches],
             next_page_token=page.next_page_token or "",
         )
+
+
+def _page_size(requested: int) -> int:
+    """A listing's page size: 0 asks for the default."""
+    if not 0 <= requested <= MAX_PAGE_SIZE:
+        raise InvalidArgument("page_size", f"must be between 0 and {MAX_PAGE_SIZE}")
+    return requested or DEFAULT_PAGE_SIZE
