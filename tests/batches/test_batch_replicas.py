@@ -12,14 +12,13 @@ from pathlib import Path
 import grpc
 import pytest
 from visionstudio.image.v1 import image_service_pb2 as pb
-from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
 
 from tests.fake_openai import FakeOpenAI
 from tests.support.batches import collect_batch, generate, kinds, of_kind, read_batch
 from tests.support.calls import rpc_error
 from tests.support.harness import eventually, rich_error
 from tests.support.processes import KEY, ServerProcess
-from tests.support.replicas import two_replicas
+from tests.support.replicas import replica_stubs, two_replicas
 from tests.support.store_services import PostgresServer, S3Server, postgres_server, s3_server  # noqa: F401
 
 AUTH = (("x-api-key", KEY),)
@@ -53,11 +52,7 @@ async def test_killing_the_driving_replica_the_other_finishes_the_batch_its_watc
     upstream.config.next_latencies = [0.05, 60.0, 60.0]
     prompts = {f"i{n}": f"a relay {n}" for n in range(6)}
     items = [generate(item_id, prompt) for item_id, prompt in prompts.items()]
-    async with (
-        grpc.aio.insecure_channel(a.target) as to_a,
-        grpc.aio.insecure_channel(b.target) as to_b,
-    ):
-        on_a, on_b = pb_grpc.ImageServiceStub(to_a), pb_grpc.ImageServiceStub(to_b)
+    async with replica_stubs(a, b) as (on_a, on_b):
         run = on_a.RunBatch(pb.RunBatchRequest(items=items), metadata=AUTH)
         seen: list[pb.BatchEvent] = []
         async for event in run:
@@ -96,11 +91,7 @@ async def test_sigterm_hands_the_batch_to_the_other_replica_at_once(
     # Both first items would take a minute: the 1 s grace cannot wait for them.
     upstream.config.next_latencies = [60.0, 60.0]
     items = [generate(f"i{n}", f"a deploy {n}") for n in range(4)]
-    async with (
-        grpc.aio.insecure_channel(a.target) as to_a,
-        grpc.aio.insecure_channel(b.target) as to_b,
-    ):
-        on_a, on_b = pb_grpc.ImageServiceStub(to_a), pb_grpc.ImageServiceStub(to_b)
+    async with replica_stubs(a, b) as (on_a, on_b):
         run = on_a.RunBatch(pb.RunBatchRequest(items=items), metadata=AUTH)
         seen: list[pb.BatchEvent] = []
         while kinds(seen).count("item_started") < 2:

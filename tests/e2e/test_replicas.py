@@ -5,20 +5,18 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
 import grpc
 import pytest
 from visionstudio.image.v1 import image_service_pb2 as pb
-from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
 
 from tests.fake_openai import FakeOpenAI
 from tests.support.calls import accepted_job
 from tests.support.harness import collect, images_of, rich_error
 from tests.support.processes import KEY, ServerProcess, rest
-from tests.support.replicas import two_replicas
+from tests.support.replicas import replica_stubs, two_replicas
 from tests.support.store_services import PostgresServer, S3Server, postgres_server, s3_server  # noqa: F401
 
 AUTH = (("x-api-key", KEY),)
@@ -36,25 +34,13 @@ async def replicas(
         yield pair
 
 
-@asynccontextmanager
-async def _stubs(
-    a: ServerProcess, b: ServerProcess
-) -> AsyncIterator[tuple[pb_grpc.ImageServiceAsyncStub, pb_grpc.ImageServiceAsyncStub]]:
-    """A client of each replica, over its own channel."""
-    async with (
-        grpc.aio.insecure_channel(a.target) as to_a,
-        grpc.aio.insecure_channel(b.target) as to_b,
-    ):
-        yield pb_grpc.ImageServiceStub(to_a), pb_grpc.ImageServiceStub(to_b)
-
-
 async def test_a_job_started_on_one_replica_is_seen_watched_and_repeated_through_the_other(
     replicas: tuple[ServerProcess, ServerProcess], upstream: FakeOpenAI
 ) -> None:
     a, b = replicas
     upstream.config.next_latencies = [0.1, 0.3, 1.5]
     request = pb.GenerateImageRequest(prompt="relay", number_of_images=3, idempotency_key="r-1")
-    async with _stubs(a, b) as (on_a, on_b):
+    async with replica_stubs(a, b) as (on_a, on_b):
         call = on_a.GenerateImage(request, metadata=AUTH)
         job_id = await accepted_job(call)
 
@@ -82,7 +68,7 @@ async def test_killing_a_replica_mid_job_the_other_finishes_it(
 ) -> None:
     a, b = replicas
     upstream.config.next_latencies = [0.1, 0.2, 60]
-    async with _stubs(a, b) as (on_a, on_b):
+    async with replica_stubs(a, b) as (on_a, on_b):
         call = on_a.GenerateImage(
             pb.GenerateImageRequest(prompt="fragile", number_of_images=3), metadata=AUTH
         )
@@ -117,7 +103,7 @@ async def test_sigterm_hands_a_job_to_the_other_replica_without_making_anything_
 ) -> None:
     a, b = replicas
     upstream.config.next_latencies = [0.1, 60, 60]  # two images the 1 s grace cannot wait for
-    async with _stubs(a, b) as (on_a, on_b):
+    async with replica_stubs(a, b) as (on_a, on_b):
         call = on_a.GenerateImage(
             pb.GenerateImageRequest(prompt="deploy", number_of_images=3), metadata=AUTH
         )
@@ -145,7 +131,7 @@ async def test_a_job_cancelled_through_the_other_replica_stops_where_it_runs(
 ) -> None:
     a, b = replicas
     upstream.config.latency_s = 120.0
-    async with _stubs(a, b) as (on_a, on_b):
+    async with replica_stubs(a, b) as (on_a, on_b):
         call = on_a.GenerateImage(
             pb.GenerateImageRequest(prompt="unwanted", number_of_images=2), metadata=AUTH
         )

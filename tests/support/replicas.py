@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import grpc
 import pytest
+from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
 
 from tests.fake_openai import FakeOpenAI
 from tests.support.processes import ServerProcess
@@ -42,3 +44,15 @@ async def two_replicas(
     finally:
         a.kill()
         b.kill()
+
+
+@asynccontextmanager
+async def replica_stubs(
+    a: ServerProcess, b: ServerProcess
+) -> AsyncIterator[tuple[pb_grpc.ImageServiceAsyncStub, pb_grpc.ImageServiceAsyncStub]]:
+    """A client of each replica, over its own channel."""
+    async with (
+        grpc.aio.insecure_channel(a.target) as to_a,
+        grpc.aio.insecure_channel(b.target) as to_b,
+    ):
+        yield pb_grpc.ImageServiceStub(to_a), pb_grpc.ImageServiceStub(to_b)
