@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import grpc
 import pytest
 from visionstudio.client import MAX_MESSAGE_BYTES
 from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
+from visionstudio.server.api.http.models import API_PREFIX
 from visionstudio.server.assembly import start
 
 from tests.fake_openai import FakeOpenAI, FakeOpenAIConfig
 from tests.support.harness import API_KEY, UPSTREAM_KEY, Harness, ImageHost
+from tests.support.json_api import Api
 from tests.support.loopback import loopback_settings
 
 
@@ -69,3 +72,10 @@ async def image_host() -> AsyncIterator[ImageHost]:
         yield host
     finally:
         await host.stop()
+
+
+@pytest.fixture
+async def api(harness: Harness) -> AsyncIterator[Api]:
+    """The JSON surface of the harness's server."""
+    async with aiohttp.ClientSession() as http:
+        yield Api(http, f"http://127.0.0.1:{harness.service.http_port}{API_PREFIX}")

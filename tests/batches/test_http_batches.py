@@ -3,29 +3,19 @@ submitted as a JSON array, JSON Lines or an object, answered at once or followed
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import openapi_spec_validator
-import pytest
 from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.server.api.http.models import API_PREFIX
 
 from tests.batches.test_batches import REFERENCE
 from tests.fake_openai import FakeOpenAI
-from tests.support.harness import API_KEY, Harness, ImageHost, png
-from tests.support.json_api import Api, b64, sse_events
+from tests.support.harness import API_KEY, Harness
+from tests.support.json_api import Api, sse_events
 from tests.support.json_batches import EVENTS, follow, get, submit, violations
 
 OTHER_KEY = "test-key-2"
-
-
-@pytest.fixture
-async def api(harness: Harness) -> AsyncIterator[Api]:
-    async with aiohttp.ClientSession() as http:
-        yield Api(http, f"http://127.0.0.1:{harness.service.http_port}{API_PREFIX}")
 
 
 def reference_items() -> list[dict[str, Any]]:
@@ -118,112 +108,6 @@ async def test_a_stream_cut_by_a_shutdown_ends_with_an_error_naming_the_batch(
     kind, error = rest[-1]
     assert kind == "error" and error["error"]["reason"] == "SERVER_SHUTTING_DOWN"
     assert error["error"]["details"]["metadata"]["batch_id"] == accepted["batch_id"]
-
-
-async def test_json_lines_infer_each_items_operation(
-    api: Api, upstream: FakeOpenAI, image_host: ImageHost
-) -> None:
-    photo = image_host.put("photo.png", png((640, 480)))
-    lines = [
-        {"item_id": "new", "prompt": "a fox"},
-        {"item_id": "changed", "prompt": "at night", "image_url": photo},
-        {
-            "item_id": "wider",
-            "prompt": "more meadow",
-            "image_url": photo,
-            "inpaint_border_only": True,
-            "border_percentage": 0.1,
-        },
-        {"item_id": "named", "prompt": "a kite", "operation": "generate"},
-    ]
-    body = "\n".join(json.dumps(line) for line in lines).encode() + b"\n\n"
-    status, answer, _ = await submit(api, body, headers={"Content-Type": "application/jsonl"})
-    assert status == 202
-    events = await follow(api, answer["data"]["batch_id"])
-    assert events[-1][1]["items_succeeded"] == 4
-    jobs = {p["item_id"]: p["job_id"] for kind, p in events if kind == "item_started"}
-    operations = {}
-    for item_id, job_id in jobs.items():
-        _, job = await get(api, f"/jobs/{job_id}")
-        operations[item_id] = job["data"]["operation"]
-    assert operations == {
-        "new": "generate",
-        "changed": "edit",
-        "wider": "inpaint",
-        "named": "generate",
-    }
-
-
-async def test_a_failing_item_fails_alone(api: Api) -> None:
-    items = [
-        {"item_id": "good", "prompt": "a cat"},
-        {
-            "item_id": "bad",
-            "prompt": "fix",
-            "image_file": b64(png((64, 64))),
-            "mask_file": b64(b"not an image"),
-        },
-    ]
-    status, answer, _ = await submit(api, items)
-    assert status == 202
-    batch_id = answer["data"]["batch_id"]
-    events = await follow(api, batch_id)
-    ended = {p["item_id"]: p for kind, p in events if kind == "item_ended"}
-    assert ended["good"]["status"] == "succeeded"
-    assert (ended["bad"]["status"], ended["bad"]["reason"]) == ("failed", "INVALID_ARGUMENT")
-    assert "mask_file" in ended["bad"]["error"]
-    assert (events[-1][1]["items_succeeded"], events[-1][1]["items_failed"]) == (1, 1)
-    _, batch = await get(api, f"/batches/{batch_id}")
-    assert batch["data"]["status"] == "partial"
-
-
-async def test_a_bad_item_is_refused_naming_it_and_nothing_runs(
-    api: Api, upstream: FakeOpenAI
-) -> None:
-    good = {"item_id": "a", "prompt": "a fox"}
-    status, body, _ = await submit(api, [good, {**good, "item_id": "b", "aspect_ratio": "7:5"}])
-    assert status == 400 and body["success"] is False
-    assert [f for f, _ in violations(body)] == ["items[1].aspect_ratio"]
-    assert body["message"].startswith("items[1].aspect_ratio: ")
-
-    lines = [
-        good,
-        {"prompt": "no id"},
-        {**good, "item_id": "c", "operation": "upscale"},
-        {**good, "item_id": "d", "operation": "generate", "mask_url": "http://127.0.0.1/m.png"},
-    ]
-    jsonl = "\n\n".join(json.dumps(line) for line in lines).encode()
-    status, body, _ = await submit(api, jsonl, headers={"Content-Type": "application/x-ndjson"})
-    assert status == 400
-    found = violations(body)
-    assert found[:2] == [
-        ("items[1].item_id", "line 3: is required"),
-        ("items[2].operation", "line 5: must be generate, edit or inpaint"),
-    ]
-    assert found[2][0] == "items[3].mask_url"
-    assert found[2][1].startswith("line 7: unknown key; generate items take prompt, ")
-
-    status, body, _ = await submit(api, {"items": [good, good]})
-    assert status == 400 and violations(body)[0][0] == "items[1].item_id"
-    status, body, _ = await submit(api, [])
-    assert status == 400 and violations(body)[0][0] == "items"
-    _, page = await get(api, "/batches")
-    assert page["data"]["batches"] == [] and upstream.requests == []
-
-
-async def test_an_idempotency_key_reattaches_a_repeat(api: Api) -> None:
-    items = [{"item_id": "a", "prompt": "a fox"}]
-    key = {"Idempotency-Key": "order-17"}
-    status, first, _ = await submit(api, items, headers=key)
-    assert status == 202 and first["data"]["idempotency_key"] == "order-17"
-    status, again, _ = await submit(
-        api, {"items": items, "idempotency_key": "order-17"}, headers=key
-    )
-    assert status == 202 and again["data"]["batch_id"] == first["data"]["batch_id"]
-    status, clash, _ = await submit(api, {"items": items, "idempotency_key": "other"}, headers=key)
-    assert status == 400 and violations(clash)[0][0] == "idempotency_key"
-    _, page = await get(api, "/batches")
-    assert [b["batch_id"] for b in page["data"]["batches"]] == [first["data"]["batch_id"]]
 
 
 async def test_batches_are_listed_read_watched_and_private_to_their_key(api: Api) -> None:
