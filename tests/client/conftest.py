@@ -3,11 +3,9 @@
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import grpc
 import pytest
-from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
 
-from tests.client.servicer import RecordingServicer
+from tests.client.servicer import RecordingServicer, serving
 
 
 @dataclass
@@ -19,11 +17,5 @@ class Server:
 @pytest.fixture
 async def server() -> AsyncIterator[Server]:
     servicer = RecordingServicer()  # type: ignore[abstract]
-    aio_server = grpc.aio.server()
-    pb_grpc.add_ImageServiceServicer_to_server(servicer, aio_server)
-    port = aio_server.add_insecure_port("127.0.0.1:0")
-    await aio_server.start()
-    try:
-        yield Server(f"127.0.0.1:{port}", servicer)
-    finally:
-        await aio_server.stop(None)
+    async with serving(servicer) as target:
+        yield Server(target, servicer)

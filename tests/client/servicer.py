@@ -1,5 +1,6 @@
 """A small ImageService that records what the client sends and answers with canned events."""
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -23,6 +24,21 @@ EXPECTED_ERROR = (
 IMAGES = [(1, png((6, 4), (255, 0, 0))), (0, png((6, 4), (0, 0, 255)))]
 
 Context = grpc.aio.ServicerContext[Message, pb.ImageEvent]
+
+
+@contextlib.asynccontextmanager
+async def serving(servicer: pb_grpc.ImageServiceServicer) -> AsyncIterator[str]:
+    """`servicer` on a real grpc.aio server on a free loopback port; yields its target."""
+    server = grpc.aio.server()
+    pb_grpc.add_ImageServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        await server.stop(None)
+
+
 _ImageRequest = pb.GenerateImageRequest | pb.EditImageRequest | pb.InpaintRequest
 
 

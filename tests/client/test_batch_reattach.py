@@ -17,6 +17,7 @@ from visionstudio.client.cli import main
 from visionstudio.image.v1 import image_service_pb2 as pb
 from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
 
+from tests.client.servicer import serving
 from tests.client.shutdown_servicer import shutting_down
 from tests.support.harness import png
 
@@ -88,14 +89,8 @@ class BatchShuttingDown(pb_grpc.ImageServiceServicer):
 @pytest.fixture
 async def servicer(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, BatchShuttingDown]]:
     servicer = BatchShuttingDown(metadata=request.param)  # type: ignore[abstract]
-    server = grpc.aio.server()
-    pb_grpc.add_ImageServiceServicer_to_server(servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        yield f"127.0.0.1:{port}", servicer
-    finally:
-        await server.stop(None)
+    async with serving(servicer) as target:
+        yield target, servicer
 
 
 NAMED = {"batch_id": BATCH_ID}

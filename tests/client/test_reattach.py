@@ -9,9 +9,8 @@ import grpc
 import pytest
 from visionstudio.client import AsyncImageClient, ImageClient
 from visionstudio.image.v1 import image_service_pb2 as pb
-from visionstudio.image.v1 import image_service_pb2_grpc as pb_grpc
 
-from tests.client.servicer import JOB_ID
+from tests.client.servicer import JOB_ID, serving
 from tests.client.shutdown_servicer import ShuttingDownServicer
 
 EXPECTED = ["accepted", ("image", 1), ("image", 0), "summary"]
@@ -20,14 +19,8 @@ EXPECTED = ["accepted", ("image", 1), ("image", 0), "summary"]
 @pytest.fixture
 async def shutting_down() -> AsyncIterator[tuple[str, ShuttingDownServicer]]:
     servicer = ShuttingDownServicer()  # type: ignore[abstract]
-    server = grpc.aio.server()
-    pb_grpc.add_ImageServiceServicer_to_server(servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        yield f"127.0.0.1:{port}", servicer
-    finally:
-        await server.stop(None)
+    async with serving(servicer) as target:
+        yield target, servicer
 
 
 def _kinds(events: list[pb.ImageEvent]) -> list[object]:
