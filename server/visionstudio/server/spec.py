@@ -104,12 +104,15 @@ class JobSpec:
     partial_images: int = 0
     idempotency_key: str = ""
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, params: dict[str, Any] | None = None) -> str:
         """A hash of everything that shapes the result, image bytes included: an idempotency key
-        reused with another fingerprint is a different request."""
+        reused with another fingerprint is a different request. `params`: this spec's
+        `params()` when the caller has them already (they hash any `data:` URL)."""
         digest = hashlib.sha256()
         digest.update(self.operation.value.encode())
-        digest.update(json.dumps(self.params(), sort_keys=True).encode())
+        digest.update(
+            json.dumps(self.params() if params is None else params, sort_keys=True).encode()
+        )
         for src in (self.image, self.mask):
             digest.update(hashlib.sha256(src.data if src and src.data else b"").digest())
         return digest.hexdigest()

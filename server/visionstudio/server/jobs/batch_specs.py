@@ -30,10 +30,15 @@ def item_request(item: BatchItem) -> ItemRequest:
     return ItemRequest(item.item_id, item.spec.operation.value, item.spec.params())
 
 
-def items_digest(items: Sequence[BatchItem]) -> str:
-    """What makes two batches the same request: each item's id and fingerprint, in order."""
-    parts = [(i.item_id, i.spec.operation.value, i.spec.fingerprint()) for i in items]
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+def described_items(items: Sequence[BatchItem]) -> tuple[list[ItemRequest], str]:
+    """Each item's request as stored, and what makes two batches the same request: each item's
+    id and fingerprint, in order (its params made once for both: they hash `data:` URLs)."""
+    requests = [item_request(item) for item in items]
+    parts = [
+        (item.item_id, item.spec.operation.value, item.spec.fingerprint(request.params))
+        for item, request in zip(items, requests, strict=True)
+    ]
+    return requests, hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 def item_key(batch_id: str, position: int) -> str:

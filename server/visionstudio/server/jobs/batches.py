@@ -15,9 +15,8 @@ from visionstudio.server.jobs.batch_follow import follow_stored
 from visionstudio.server.jobs.batch_live import LiveBatches
 from visionstudio.server.jobs.batch_run import CANCEL_REASON, BatchItem, BatchRun, Services
 from visionstudio.server.jobs.batch_specs import (
+    described_items,
     drop_inputs,
-    item_request,
-    items_digest,
     keep_inputs,
 )
 from visionstudio.server.jobs.links import new_id
@@ -95,7 +94,8 @@ class Batches:
         with the same idempotency key re-attaches to the first batch; with other items it is
         refused (INVALID_ARGUMENT, IDEMPOTENCY_KEY_REUSED)."""
         check_items(items, idempotency_key)
-        digest = items_digest(items)
+        # Off the loop: a thousand items may hash megabytes of inline images.
+        requests, digest = await asyncio.to_thread(described_items, items)
         wanted = BatchRecord(
             id=new_id(),
             caller=caller,
@@ -107,7 +107,6 @@ class Batches:
         )
         # Before the batch is recorded: whoever drives it finds every item's inputs.
         await keep_inputs(wanted.id, items, self._blobs)
-        requests = [item_request(item) for item in items]
         record, created = await self._store.create_batch(wanted, requests)
         if created:
             self._start(record, items)

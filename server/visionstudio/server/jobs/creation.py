@@ -56,7 +56,8 @@ async def _described(spec: JobSpec) -> tuple[dict[str, Any], str | None]:
     buffers. Without image bytes to hash the thread hop would only add latency."""
 
     def describe() -> tuple[dict[str, Any], str | None]:
-        return spec.params(), spec.fingerprint() if spec.idempotency_key else None
+        params = spec.params()
+        return params, spec.fingerprint(params) if spec.idempotency_key else None
 
     sources = [s for s in (spec.image, spec.mask) if s is not None]
     data_urls = any(s.url is not None and s.url.startswith("data:") for s in sources)
