@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
@@ -37,8 +36,6 @@ from visionstudio.server.store.batch_records import (
     BatchStatus,
     ItemStatus,
 )
-
-log = logging.getLogger(__name__)
 
 CANCEL_REASON = "cancelled by CancelBatch"
 # Capacity refusals an item waits out (admission's own reasons) instead of failing.
@@ -97,9 +94,13 @@ class BatchRun:
             await drop_inputs(self.record.id, len(self._items), self._do.blobs)
             await self._do.store.finish_batch(self.record.id, self._status())
             self.feed.publish(self._seen.summary(self.record, elapsed_since(self.record)))
-        except BaseException as exc:
-            # Followers must learn their stream is incomplete, however the driver stopped.
-            self.feed.close(self.stop_error or _driver_stopped(self.record.id, exc))
+        except BaseException:
+            # Followers must learn their stream is incomplete, however the driver stopped (its
+            # failure is logged, with its traceback, where its task ends: LiveBatches).
+            stopped = batch_unavailable(
+                self.record.id, "the batch's driver stopped here", "BATCH_NOT_LIVE"
+            )
+            self.feed.close(self.stop_error or stopped)
             raise
         self.feed.close()
 
@@ -223,8 +224,3 @@ class BatchRun:
         if succeeded == len(ends):
             return BatchStatus.SUCCEEDED
         return BatchStatus.PARTIAL if succeeded else BatchStatus.FAILED
-
-
-def _driver_stopped(batch_id: str, error: BaseException) -> ServiceError:
-    log.error("batch %s: its driver stopped: %r", batch_id, error)
-    return batch_unavailable(batch_id, "the batch's driver stopped here", "BATCH_NOT_LIVE")
