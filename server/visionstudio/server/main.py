@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import signal
 import sys
@@ -15,25 +14,10 @@ from visionstudio.server.api.auth import dev_key
 from visionstudio.server.assembly import start
 from visionstudio.server.core import StartupError
 from visionstudio.server.observability import logs, tracing
+from visionstudio.server.process_tuning import tune_gc, tune_malloc
 from visionstudio.server.settings import Settings, client_keys
 
 log = logging.getLogger("visionstudio.server")
-
-# New container objects between young collections (Python's default is 700). At 1,000 streams
-# the default ran a young pass every few milliseconds, each promoting the streams' short-lived
-# objects, so a full pass (GIL held: the loop and the health port's threads stop) of 0.1-1 s
-# came every ~10 s. Far fewer survive 10,000, and an older pass stays bounded (50,000 made
-# gen-1 passes of up to 0.8 s). README, Performance: a sixth of the GC pause under that load,
-# no full pass, loop-lag max 58 ms instead of 570 ms (medians).
-GC_YOUNG_THRESHOLD = 10_000
-
-
-def tune_gc() -> None:
-    """Called once the service is built: what start-up made (~140,000 objects: modules, the
-    app) lives as long as the process, so it is frozen out of every later pass."""
-    gc.freeze()
-    _, older, oldest = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -74,6 +58,7 @@ async def _serve(settings: Settings, keys: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    tune_malloc()
     args = _parse(argv)
     overrides = {
         name: value

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from PIL import Image
 from visionstudio.server.errors import InvalidArgument
 from visionstudio.server.prep import finish
-from visionstudio.server.prep.budget import PixelBudget, return_freed_pixels_to_the_os
+from visionstudio.server.prep.budget import PixelBudget
 from visionstudio.server.prep.fetch import Fetcher
 from visionstudio.server.prep.geometry import border_canvas
 from visionstudio.server.prep.images import (
@@ -53,7 +53,6 @@ class Prep:
         self._max_pixels = max_pixels
         self._max_canvas_pixels = max_canvas_pixels
         self._budget = budget
-        return_freed_pixels_to_the_os()
 
     async def plan(self, spec: JobSpec, rules: ModelRules) -> Plan:
         transparent = spec.background is Background.TRANSPARENT

@@ -8,8 +8,6 @@ budget runs alone instead of never.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,18 +36,3 @@ class PixelBudget:
             with self._changed:
                 self._free += charge
                 self._changed.notify_all()
-
-
-_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
-
-
-def return_freed_pixels_to_the_os(threshold: int = 1024 * 1024) -> None:
-    """Pillow keeps pixels in 16 MB blocks. glibc raises its mmap threshold to the size of
-    the largest block freed, after which such blocks come from per-thread heaps that keep
-    their memory: a few threads of big images grew RSS far past what the budget holds. A
-    fixed threshold sends every block to mmap and back to the OS when freed."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(_M_MMAP_THRESHOLD, threshold)
-    except (OSError, AttributeError):
-        pass  # not glibc: its allocator decides
