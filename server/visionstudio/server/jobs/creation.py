@@ -12,22 +12,12 @@ from visionstudio.server.spec import JobSpec
 from visionstudio.server.store import JobRecord, JobStore
 
 
-async def create_or_find(
-    jobs: JobStore,
-    spec: JobSpec,
-    *,
-    caller: str,
-    model: str,
-    idempotency_window_s: float,
-    lease: tuple[str, float],
-) -> tuple[JobRecord, bool]:
-    """(the new job, leased to lease = (owner, seconds), True), or (the job this idempotency
-    key already names, False).
-
-    Raises InvalidArgument when the key was used for a request with other parameters.
-    """
+async def new_record(
+    spec: JobSpec, *, caller: str, model: str, lease: tuple[str, float]
+) -> JobRecord:
+    """The record a new job for `spec` gets, leased to lease = (owner, seconds)."""
     params, request_hash = await _described(spec)
-    wanted = JobRecord(
+    return JobRecord(
         id=new_id(),
         rpc=spec.operation.value,
         caller=caller,
@@ -39,6 +29,15 @@ async def create_or_find(
         lease_owner=lease[0],
         lease_until=time.time() + lease[1],
     )
+
+
+async def create_or_find(
+    jobs: JobStore, wanted: JobRecord, *, idempotency_window_s: float
+) -> tuple[JobRecord, bool]:
+    """(`wanted`, stored, True), or (the job its idempotency key already names, False).
+
+    Raises InvalidArgument when the key was used for a request with other parameters.
+    """
     job, created = await jobs.create_job(wanted, idempotency_window_s=idempotency_window_s)
     if not created and job.request_hash != wanted.request_hash:
         raise InvalidArgument(

@@ -95,7 +95,9 @@ class Executor:
                     task.cancel()
                 job.ticket.close()
                 try:
-                    if job.handed_back:
+                    if not await job.is_recorded():
+                        pass  # never stored: its creator ends it
+                    elif job.handed_back:
                         # Left running in the store: the next owner makes what is missing.
                         await self._writes.run(self._jobs.release_lease(job.id, self._owner))
                     else:

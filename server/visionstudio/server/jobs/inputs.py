@@ -15,21 +15,24 @@ def input_key(job_id: str, name: str) -> str:
     return f"inputs/{job_id}/{name}"
 
 
-async def store_inputs(
-    spec: JobSpec, job_id: str, fetcher: Fetcher, blobs: BlobStore, *, caller: str
-) -> JobSpec:
-    """Stores the input images (fetched once, when given by URL) and returns the spec with
-    their bytes, so nothing is fetched twice and a resumed job sees the very same inputs."""
+async def fetch_inputs(spec: JobSpec, fetcher: Fetcher, *, caller: str) -> JobSpec:
+    """The spec with its input images' bytes: those given by URL are fetched, once, so a resumed
+    job sees the very same inputs."""
     kept: list[ImageSource | None] = []
-    for name, source in zip(NAMES, (spec.image, spec.mask), strict=True):
-        if source is not None:
-            data = source.data
-            if source.url is not None:
-                data = await fetcher.fetch(source.url, source.field, caller=caller)
-            await blobs.put(input_key(job_id, name), data or b"", "application/octet-stream")
+    for source in (spec.image, spec.mask):
+        if source is not None and source.url is not None:
+            data = await fetcher.fetch(source.url, source.field, caller=caller)
             source = ImageSource(field=source.field, data=data)
         kept.append(source)
     return dataclasses.replace(spec, image=kept[0], mask=kept[1])
+
+
+async def store_inputs(spec: JobSpec, job_id: str, blobs: BlobStore) -> None:
+    """Stores the fetched inputs of `spec`, so any replica can carry the job on."""
+    for name, source in zip(NAMES, (spec.image, spec.mask), strict=True):
+        if source is not None:
+            data = source.data or b""
+            await blobs.put(input_key(job_id, name), data, "application/octet-stream")
 
 
 async def load_inputs(spec: JobSpec, job_id: str, blobs: BlobStore) -> JobSpec | None:

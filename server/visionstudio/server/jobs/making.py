@@ -6,6 +6,7 @@ import asyncio
 import time
 
 from opentelemetry import trace
+from visionstudio.server.errors import Internal
 from visionstudio.server.jobs.events import ImageReady, Preview
 from visionstudio.server.jobs.links import new_id
 from visionstudio.server.jobs.queries import JobQueries
@@ -51,6 +52,8 @@ class ImageMaker:
                     busy = True
                     job.rendering += 1
                     rendered = await self._provider.render(self._request(job), on_partial)
+                if not await job.is_recorded():
+                    raise Internal("the job could not be recorded")
                 ready = await self._store(job, index, rendered)
             finally:
                 if busy:

@@ -16,11 +16,11 @@ from typing import Protocol, runtime_checkable
 
 from opentelemetry import trace
 from visionstudio.server.errors import DeadlineExceeded, ServiceError
-from visionstudio.server.jobs.admission import Admission, Ticket
-from visionstudio.server.jobs.creation import create_or_find
+from visionstudio.server.jobs.acceptance import Acceptance
+from visionstudio.server.jobs.admission import Admission
 from visionstudio.server.jobs.events import Accepted, Finished, JobEvent
 from visionstudio.server.jobs.execution import Executor
-from visionstudio.server.jobs.inputs import delete_inputs, store_inputs
+from visionstudio.server.jobs.inputs import delete_inputs
 from visionstudio.server.jobs.links import new_id
 from visionstudio.server.jobs.live import LiveJobs
 from visionstudio.server.jobs.making import ImageMaker
@@ -31,11 +31,11 @@ from visionstudio.server.jobs.validation import validate
 from visionstudio.server.jobs.writes import DurableWrites
 from visionstudio.server.observability import logs
 from visionstudio.server.observability.metrics import Metrics
-from visionstudio.server.prep import Plan, Prep
+from visionstudio.server.prep import Prep
 from visionstudio.server.prep.fetch import Fetcher
 from visionstudio.server.provider.base import ImageProvider
-from visionstudio.server.spec import JobSpec, Usage
-from visionstudio.server.store import BlobStore, JobRecord, JobStatus, JobStore
+from visionstudio.server.spec import JobSpec
+from visionstudio.server.store import BlobStore, JobStatus, JobStore
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,16 @@ class ImageStudio:
             jobs=jobs, owner=new_id(), lease_s=lease_s, follow_interval_s=follow_interval_s
         )
         self._writes = DurableWrites()
+        self._acceptance = Acceptance(
+            jobs=jobs,
+            blobs=blobs,
+            fetcher=fetcher,
+            prep=prep,
+            rules=provider.rules,
+            live=self._live,
+            writes=self._writes,
+            idempotency_window_s=idempotency_window_s,
+        )
         maker = ImageMaker(
             provider=provider, blobs=blobs, jobs=jobs, queries=queries, metrics=metrics
         )
@@ -129,18 +139,11 @@ class ImageStudio:
         validate(spec, max_input_bytes=self._max_input_bytes)
         ticket = self._admission.admit(caller, spec.number_of_images)
         try:
-            record, created = await create_or_find(
-                self._jobs,
-                spec,
-                caller=caller,
-                model=self._provider.rules.model,
-                idempotency_window_s=self._idempotency_window_s,
-                lease=(self._live.owner, self._live.lease_s),
-            )
+            record, creating = await self._acceptance.create(spec, caller)
         except BaseException:
             ticket.close()
             raise
-        if not created:
+        if creating is None:
             ticket.close()
             log.info("idempotent repeat re-attached to job %s", record.id)
             async for event in self._queries.watch(
@@ -149,18 +152,20 @@ class ImageStudio:
                 yield event
             return
         logs.job_id.set(record.id)
-        spec, plan = await self._plan(spec, record, ticket, caller_deadline)
+        spec, plan = await self._acceptance.prepare(spec, record, creating, ticket, caller_deadline)
         log.info(
             "job accepted",
             extra={"operation": spec.operation.value, "images": record.number_of_images},
         )
         job_deadline = started + self._max_job_s if self._detach else caller_deadline
-        job = RunningJob(spec, plan, ticket, record, started, job_deadline)
+        recorded = asyncio.get_running_loop().create_future()
+        job = RunningJob(spec, plan, ticket, record, started, job_deadline, recorded=recorded)
         task = self._launch(job)
-        yield Accepted(
-            job_id=record.id, number_of_images=record.number_of_images, model=record.model
-        )
         try:
+            await self._acceptance.store(job, creating)
+            yield Accepted(
+                job_id=record.id, number_of_images=record.number_of_images, model=record.model
+            )
             relay = _relay(job, caller_deadline, detach=self._detach, retry_after=self._retry_hint)
             async for event in relay:
                 yield event
@@ -179,34 +184,6 @@ class ImageStudio:
         task = asyncio.create_task(self._executor.execute(job))
         self._live.add(job, task)
         return task
-
-    async def _plan(
-        self, spec: JobSpec, record: JobRecord, ticket: Ticket, caller_deadline: float
-    ) -> tuple[JobSpec, Plan]:
-        """Stores the inputs and prepares them; a failure ends the job FAILED before it is
-        announced. Returns the spec with its inputs' bytes (fetched once) and the plan."""
-        try:
-            async with asyncio.timeout(caller_deadline - time.monotonic()):
-                with tracer.start_as_current_span("visionstudio.prep"):
-                    spec = await store_inputs(
-                        spec, record.id, self._fetcher, self._blobs, caller=record.caller
-                    )
-                    return spec, await self._prep.plan(spec, self._provider.rules)
-        except BaseException as exc:
-            ticket.close()
-            error: BaseException = exc
-            if isinstance(exc, TimeoutError):
-                error = DeadlineExceeded("preparing the input images took longer than the deadline")
-            text = error.message if isinstance(error, ServiceError) else "preparation failed"
-            # Nothing was made: a repeat of this request must be judged (and refused) afresh.
-            finishing = self._jobs.finish_job(
-                record.id, JobStatus.FAILED, Usage(), text, release_key=True
-            )
-            await self._writes.run(finishing)
-            await self._writes.run(delete_inputs(record.id, self._blobs))
-            if error is exc:
-                raise
-            raise error from None
 
     async def cancel(self, job_id: str, caller: str) -> JobView:
         """CancelJob: ends the caller's running job (here or on another replica); a job that

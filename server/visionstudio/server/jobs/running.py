@@ -17,6 +17,12 @@ ImageTask = asyncio.Task[tuple[ImageReady, Usage]]
 Arrival = ImageTask | Preview
 
 
+def _recorded_already() -> asyncio.Future[bool]:
+    recorded = asyncio.get_running_loop().create_future()
+    recorded.set_result(True)
+    return recorded
+
+
 @dataclass
 class RunningJob:
     spec: JobSpec
@@ -41,10 +47,18 @@ class RunningJob:
     already_delivered: int = 0
     prior_usage: Usage = field(default_factory=Usage)
     indices: tuple[int, ...] = ()
+    # True once the job's record and inputs are in the store, False if they never will be (its
+    # creator then ends it). A new job's upstream calls start while they are being written; its
+    # images and its end are written only after.
+    recorded: asyncio.Future[bool] = field(default_factory=_recorded_already)
 
     def __post_init__(self) -> None:
         if not self.indices:
             self.indices = tuple(range(self.spec.number_of_images))
+
+    async def is_recorded(self) -> bool:
+        """Waits for `recorded` (shielded: a cancelled waiter leaves it to the others)."""
+        return await asyncio.shield(self.recorded)
 
     @property
     def id(self) -> str:
