@@ -9,7 +9,7 @@ import httpx2
 import openai
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 from visionstudio.server.provider.budget import ProviderBudget
-from visionstudio.server.provider.connections import ShardedTransport
+from visionstudio.server.provider.connections import UpstreamTransport
 from visionstudio.server.provider.providers_file import DeploymentConfig
 from visionstudio.server.provider.rate_headers import retry_after_s
 
@@ -23,10 +23,9 @@ def _http_client(budget: ProviderBudget, connections: int) -> httpx2.AsyncClient
             budget.pause(retry_after_s(response.headers) or 1.0)
 
     # Keep a warm connection per concurrent upstream call: the SDK keeps only 100, and
-    # reconnecting under load costs more CPU than anything else on the hot path. In small
-    # pools, as one large pool costs a scan of every connection per request.
+    # reconnecting under load costs more CPU than anything else on the hot path.
     return openai.DefaultAsyncHttpxClient(
-        transport=ShardedTransport(max(1000, connections)),
+        transport=UpstreamTransport(max(1000, connections)),
         event_hooks={"response": [follow_limits]},
     )
 
