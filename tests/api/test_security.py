@@ -40,6 +40,12 @@ def test_ids_carry_128_bits() -> None:
     assert len(ids) == 1000 and all(len(i) == 22 for i in ids)
 
 
+def test_an_id_can_be_given_to_the_command_line() -> None:
+    """One token in 64 starts with "-"; 10,000 ids without one rule that out (p < 1e-68)."""
+    ids = [new_id() for _ in range(10_000)]
+    assert not any(i.startswith("-") for i in ids)
+
+
 def test_keys_come_from_the_environment_and_a_file(tmp_path: Path) -> None:
     keys_file = tmp_path / "keys"
     keys_file.write_text("# operators\nfile-key-1\n\n  file-key-2  \n")

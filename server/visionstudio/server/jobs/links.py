@@ -14,8 +14,11 @@ IMAGE_ROUTE = "/v1/images"
 
 
 def new_id() -> str:
-    """128 random bits, URL-safe."""
-    return secrets.token_urlsafe(16)
+    """128 random bits, URL-safe, and never led by "-": a command line would take such an id
+    for an option (`visionstudio cancel -x…` said JOB_ID was missing, for 1 id in 64)."""
+    while (token := secrets.token_urlsafe(16)).startswith("-"):
+        continue
+    return token
 
 
 def load_or_create_key(path: Path) -> bytes:
