@@ -72,8 +72,6 @@ class ImageStudio:
         follow_interval_s: float = 0.5,
     ) -> None:
         self._provider = provider
-        self._prep = prep
-        self._fetcher = fetcher
         self._blobs = blobs
         self._jobs = jobs
         self._queries = queries
@@ -81,7 +79,6 @@ class ImageStudio:
         self._admission = admission
         self._max_job_s = max_job_s
         self._detach = detach
-        self._idempotency_window_s = idempotency_window_s
         # Jobs running in this process, whether or not their caller is still there.
         self._live = LiveJobs(
             jobs=jobs, owner=new_id(), lease_s=lease_s, follow_interval_s=follow_interval_s
