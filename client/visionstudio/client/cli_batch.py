@@ -11,7 +11,11 @@ from datetime import UTC
 from pathlib import Path
 
 from visionstudio.client.async_client import AsyncImageClient
-from visionstudio.client.cli_batch_display import open_batch_display, status_name
+from visionstudio.client.cli_batch_display import (
+    batch_status_name,
+    open_batch_display,
+    status_name,
+)
 from visionstudio.client.cli_batch_file import BatchFileError, read_batch_file
 from visionstudio.client.cli_batch_output import BatchOutcome, save_batch_events
 from visionstudio.client.cli_jobs import Commands, as_json
@@ -163,7 +167,7 @@ def _watch(batch_id: str, out_dir: Path) -> str:
 
 
 def batch_text(batch: pb.Batch) -> str:
-    status = pb.BatchStatus.Name(batch.status).removeprefix("BATCH_STATUS_").lower()
+    status = batch_status_name(batch.status)
     lines = [
         f"batch {batch.batch_id}: {status}, {batch.item_count} item(s), "
         f"created {batch.create_time.ToDatetime(UTC):%Y-%m-%d %H:%M:%S}Z, "
@@ -179,7 +183,7 @@ def batch_text(batch: pb.Batch) -> str:
 def batches_text(page: pb.ListBatchesResponse) -> str:
     rows = []
     for batch in page.batches:
-        status = pb.BatchStatus.Name(batch.status).removeprefix("BATCH_STATUS_").lower()
+        status = batch_status_name(batch.status)
         created = batch.create_time.ToDatetime(UTC)
         rows.append(
             f"{batch.batch_id}  {created:%Y-%m-%d %H:%M:%S}Z  {status:<9}  "

@@ -56,6 +56,11 @@ def status_name(status: pb.BatchItemStatus.ValueType) -> str:
     return pb.BatchItemStatus.Name(status).removeprefix("BATCH_ITEM_STATUS_").lower()
 
 
+def batch_status_name(status: pb.BatchStatus.ValueType) -> str:
+    """BATCH_STATUS_SUCCEEDED as `succeeded`."""
+    return pb.BatchStatus.Name(status).removeprefix("BATCH_STATUS_").lower()
+
+
 def ended_text(event: pb.BatchItemEnded) -> str:
     text = f"item {event.item_id}: {status_name(event.status)}"
     if event.error:

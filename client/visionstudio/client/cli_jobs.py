@@ -72,8 +72,13 @@ def moment(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"not a time: {text!r}; expected {_TIME_HELP}") from None
 
 
+def _status_name(status: pb.JobStatus.ValueType) -> str:
+    """JOB_STATUS_SUCCEEDED as `succeeded`."""
+    return pb.JobStatus.Name(status).removeprefix("JOB_STATUS_").lower()
+
+
 def job_text(job: pb.Job) -> str:
-    status = pb.JobStatus.Name(job.status).removeprefix("JOB_STATUS_").lower()
+    status = _status_name(job.status)
     lines = [
         f"job {job.job_id}: {job.operation}, {status}, {len(job.images)}/{job.number_of_images} "
         f"image(s), model {job.model}",
@@ -90,7 +95,7 @@ def job_text(job: pb.Job) -> str:
 def jobs_text(page: pb.ListJobsResponse) -> str:
     rows = []
     for job in page.jobs:
-        status = pb.JobStatus.Name(job.status).removeprefix("JOB_STATUS_").lower()
+        status = _status_name(job.status)
         created = job.create_time.ToDatetime(UTC)
         rows.append(
             f"{job.job_id}  {created:%Y-%m-%d %H:%M:%S}Z  {status:<9}  {job.operation:<8}  "
