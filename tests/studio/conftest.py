@@ -53,3 +53,10 @@ async def studio(browser: Browser, harness: Harness) -> AsyncIterator[Page]:
     page = await open_studio(browser, harness)
     yield page
     await page.close()
+
+
+async def mask_width_becomes(page: Page, width: int) -> None:
+    """Waits for the inpaint page's mask canvas to take the uploaded image's width. A function,
+    not an expression: Playwright re-polls an expression with eval(), which the studio's CSP
+    refuses whenever the first check is not already true."""
+    await page.wait_for_function("w => document.getElementById('i-mask').width === w", arg=width)

@@ -8,6 +8,7 @@ from pathlib import Path
 from PIL import Image, ImageChops
 from playwright.async_api import Locator, Page
 
+from tests.studio.conftest import mask_width_becomes
 from tests.support.harness import decode
 from tests.support.pictures import encode_png, photo
 
@@ -22,7 +23,7 @@ async def _upload(page: Page, tmp_path: Path, size: tuple[int, int]) -> tuple[Lo
     path = tmp_path / "photo.png"
     path.write_bytes(encode_png(original))
     await section.get_by_label("Image", exact=True).set_input_files(path)
-    await page.wait_for_function(f"document.getElementById('i-mask').width === {size[0]}")
+    await mask_width_becomes(page, size[0])
     return section, original
 
 

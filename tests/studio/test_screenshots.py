@@ -11,6 +11,7 @@ from pathlib import Path
 
 from playwright.async_api import Page
 
+from tests.studio.conftest import mask_width_becomes
 from tests.support.pictures import encode_png, photo
 
 
@@ -34,7 +35,7 @@ async def test_each_page_has_a_screenshot(studio: Page, tmp_path: Path) -> None:
     await inpaint.get_by_label("Prompt").fill("a red door")
     await inpaint.get_by_label("Image", exact=True).set_input_files(picture)
     mask = inpaint.locator("#i-mask")
-    await studio.wait_for_function("document.getElementById('i-mask').width === 768")
+    await mask_width_becomes(studio, 768)
     await mask.scroll_into_view_if_needed()
     box = await mask.bounding_box()
     assert box is not None
